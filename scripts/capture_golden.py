@@ -1,0 +1,928 @@
+#!/usr/bin/env python3
+"""Capture golden BGP wire vectors from real BGP implementations.
+
+Each scenario builds its own network namespaces (named ``gcap-<scenario>-A``/``-B``/``-C``,
+joined by veths, with only documentation addresses and no route outside), starts real BGP
+daemons in them (GoBGP, FRR, BIRD, OpenBGPD, ExaBGP), records the TCP port 179 traffic with
+tcpdump, triggers extra events (route refresh, withdrawals, shutdown NOTIFICATION with a
+message) and stores under ``<out>/<scenario>/``:
+
+* ``session.pcap``     - the BGP sessions as seen on one veth (or bridge) of namespace A
+* ``scenario.json``    - implementations/versions, ASNs, addresses, families, routes, events
+* ``peer-views/*``     - what the daemons themselves report (JSON where they can)
+
+MRT scenarios (``mrt-*``) store GoBGP MRT dumps under ``<mrt-out>`` instead
+(default ``<out>/../mrt``).
+
+Usage::
+
+    python3 scripts/capture_golden.py --out tests/fixtures/captures [--scenario NAME ...]
+    python3 scripts/capture_golden.py --list
+
+Needs root, iproute2, tcpdump and the Debian packages gobgpd, frr, bird2, openbgpd, exabgp
+(tshark for the pcapng copy).  Everything it starts is stopped by PID and every namespace it
+creates is deleted at the end, also on errors and Ctrl-C.  Exit status 0 = all requested
+scenarios captured; 1 = at least one failed (with a message on stderr); 2 = usage/environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import contextlib
+import datetime as dt
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+NS_PREFIX = "gcap-"
+GOBGP_API = "127.0.0.1:50051"
+DEFAULT_TIMEOUT = 60.0
+
+
+class CaptureError(RuntimeError):
+    """A scenario could not be captured."""
+
+
+# --------------------------------------------------------------------------------------------
+# process and namespace bookkeeping (global, so atexit/signal handlers can clean up)
+
+
+@dataclass
+class Proc:
+    name: str
+    popen: subprocess.Popen[bytes]
+    stop_signal: int = signal.SIGTERM
+
+
+@dataclass
+class Resources:
+    procs: list[Proc] = field(default_factory=list)
+    namespaces: list[str] = field(default_factory=list)
+
+    def stop_proc(self, proc: Proc, timeout: float = 8.0) -> None:
+        p = proc.popen
+        if p.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(p.pid, proc.stop_signal)
+            try:
+                p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(p.pid, signal.SIGKILL)
+                p.wait(5)
+        if proc in self.procs:
+            self.procs.remove(proc)
+
+    def cleanup(self) -> None:
+        for proc in reversed(list(self.procs)):
+            try:
+                self.stop_proc(proc)
+            except Exception as exc:  # keep cleaning up
+                print(f"warning: stopping {proc.name}: {exc}", file=sys.stderr)
+        for ns in reversed(list(self.namespaces)):
+            kill_namespace_pids(ns)
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
+            self.namespaces.remove(ns)
+
+
+RES = Resources()
+
+
+def kill_namespace_pids(ns: str) -> None:
+    """Stop whatever still runs in one of *our* namespaces (children our daemons forked)."""
+    for sig, pause in ((signal.SIGTERM, 1.0), (signal.SIGKILL, 0.3)):
+        out = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True)
+        pids = [int(x) for x in out.stdout.split()]
+        if not pids:
+            return
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        time.sleep(pause)
+
+
+def _on_signal(signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+# --------------------------------------------------------------------------------------------
+# small helpers
+
+
+def run(argv: Sequence[str], ns: str | None = None, check: bool = True,
+        timeout: float = 30.0, env: dict[str, str] | None = None) -> str:
+    full = ["ip", "netns", "exec", ns, *argv] if ns else list(argv)
+    try:
+        cp = subprocess.run(full, capture_output=True, text=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired as exc:
+        raise CaptureError(f"timeout running {' '.join(full)}") from exc
+    if check and cp.returncode != 0:
+        raise CaptureError(f"{' '.join(full)} -> rc {cp.returncode}: {cp.stderr.strip()}"
+                           f" {cp.stdout.strip()[:500]}")
+    return cp.stdout
+
+
+def wait_until(what: str, pred: Callable[[], bool], timeout: float = DEFAULT_TIMEOUT,
+               interval: float = 0.5) -> None:
+    deadline = time.monotonic() + timeout
+    last_exc: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            if pred():
+                return
+            last_exc = None
+        except (CaptureError, ValueError, KeyError, OSError) as exc:
+            last_exc = exc
+        time.sleep(interval)
+    detail = f" (last error: {last_exc})" if last_exc else ""
+    raise CaptureError(f"timed out after {timeout:.0f}s waiting for {what}{detail}")
+
+
+def tool_version(argv: Sequence[str], pattern: str) -> str:
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    m = re.search(pattern, out.stdout + out.stderr)
+    return m.group(1) if m else "unknown"
+
+
+VERSIONS: dict[str, tuple[list[str], str]] = {
+    "gobgp": (["gobgpd", "--version"], r"version (\S+)"),
+    "frr": (["/usr/lib/frr/bgpd", "--version"], r"bgpd version (\S+)"),
+    "bird": (["bird", "--version"], r"BIRD version (\S+)"),
+    "openbgpd": (["bgpctl", "-V"], r"OpenBGPD (\S+)"),
+    "exabgp": (["exabgp", "--version"], r"ExaBGP : (\S+)"),
+    "tcpdump": (["tcpdump", "--version"], r"tcpdump version (\S+)"),
+}
+_version_cache: dict[str, str] = {}
+
+
+def version_of(impl: str) -> str:
+    if impl not in _version_cache:
+        argv, pat = VERSIONS[impl]
+        _version_cache[impl] = tool_version(argv, pat)
+    return _version_cache[impl]
+
+
+# --------------------------------------------------------------------------------------------
+# scenario context: namespaces, links, processes, capture, outputs
+
+
+@dataclass
+class Scenario:
+    name: str
+    description: str
+    func: Callable[[Ctx], None]
+    default: bool = True
+    kind: str = "capture"  # or "mrt"
+
+
+class Ctx:
+    def __init__(self, scenario: Scenario, out_dir: Path, run_dir: Path, mrt_dir: Path) -> None:
+        self.scenario = scenario
+        self.out_dir = out_dir
+        self.run_dir = run_dir
+        self.mrt_dir = mrt_dir
+        self.views_dir = out_dir / "peer-views"
+        self.meta: dict[str, Any] = {
+            "scenario": scenario.name,
+            "description": scenario.description,
+            "captured_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "implementations": {},
+            "namespaces": {},
+            "sessions": [],
+            "originated": [],
+            "events": [],
+        }
+        self._capture: Proc | None = None
+        self._t0 = time.monotonic()
+
+    # ---- topology
+    def ns(self, tag: str) -> str:
+        name = f"{NS_PREFIX}{self.scenario.name}-{tag}"
+        if len(name) > 60:
+            raise CaptureError(f"namespace name too long: {name}")
+        subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
+        run(["ip", "netns", "add", name])
+        RES.namespaces.append(name)
+        run(["ip", "-n", name, "link", "set", "lo", "up"])
+        run(["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=0",
+             "net.ipv6.conf.default.accept_dad=0", "net.ipv6.conf.all.accept_dad=0"],
+            ns=name, check=False)
+        self.meta["namespaces"][tag] = {"name": name, "addresses": []}
+        return name
+
+    def veth(self, ns1: str, if1: str, ns2: str, if2: str) -> None:
+        run(["ip", "link", "add", if1, "netns", ns1, "type", "veth", "peer", "name", if2,
+             "netns", ns2])
+
+    def addr(self, ns: str, dev: str, *addrs: str) -> None:
+        for a in addrs:
+            extra = ["nodad"] if ":" in a else []
+            run(["ip", "-n", ns, "addr", "add", a, "dev", dev, *extra])
+            for info in self.meta["namespaces"].values():
+                if info["name"] == ns:
+                    info["addresses"].append(f"{a} dev {dev}")
+        run(["ip", "-n", ns, "link", "set", dev, "up"])
+
+    def pair(self, ns1: str, if1: str, addrs1: Sequence[str],
+             ns2: str, if2: str, addrs2: Sequence[str]) -> None:
+        self.veth(ns1, if1, ns2, if2)
+        self.addr(ns1, if1, *addrs1)
+        self.addr(ns2, if2, *addrs2)
+
+    def wait_addresses(self, ns: str) -> None:
+        """Wait until no IPv6 address is tentative any more (nodad should make this instant)."""
+        wait_until(f"IPv6 addresses in {ns}",
+                   lambda: "tentative" not in run(["ip", "-n", ns, "-6", "addr"]), 10, 0.2)
+
+    # ---- processes
+    def subdir(self, name: str, mode: int = 0o755) -> Path:
+        d = self.run_dir / name
+        d.mkdir(parents=True, exist_ok=True)
+        d.chmod(mode)
+        return d
+
+    def start(self, name: str, ns: str, argv: Sequence[str], log: Path,
+              env: dict[str, str] | None = None, stop_signal: int = signal.SIGTERM,
+              stderr_pipe: bool = False) -> Proc:
+        full = ["ip", "netns", "exec", ns, *argv]
+        logf = open(log, "ab")  # noqa: SIM115 - handed to the child
+        try:
+            popen = subprocess.Popen(
+                full, stdout=logf, stderr=subprocess.PIPE if stderr_pipe else subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+        finally:
+            logf.close()
+        proc = Proc(name, popen, stop_signal)
+        RES.procs.append(proc)
+        return proc
+
+    def check_alive(self, *procs: Proc) -> None:
+        for p in procs:
+            if p.popen.poll() is not None:
+                raise CaptureError(f"{p.name} exited early with status {p.popen.returncode}"
+                                   f" (see logs in {self.run_dir})")
+
+    # ---- capture
+    def start_capture(self, ns: str, iface: str) -> None:
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        pcap = self.out_dir / "session.pcap"
+        pcap.unlink(missing_ok=True)
+        proc = self.start("tcpdump", ns,
+                          ["tcpdump", "-i", iface, "-w", str(pcap), "-U", "-s", "0", "-n",
+                           "tcp port 179"],
+                          self.run_dir / "tcpdump.log", stop_signal=signal.SIGINT,
+                          stderr_pipe=True)
+        assert proc.popen.stderr is not None
+        deadline = time.monotonic() + 10
+        buf = b""
+        while b"listening on" not in buf:
+            if time.monotonic() > deadline or proc.popen.poll() is not None:
+                raise CaptureError(f"tcpdump did not start: {buf.decode(errors='replace')}")
+            ready, _, _ = select.select([proc.popen.stderr], [], [], 0.2)
+            if ready:
+                chunk = os.read(proc.popen.stderr.fileno(), 4096)
+                buf += chunk
+        self._capture = proc
+        self.meta["capture"] = {"namespace": ns, "interface": iface, "filter": "tcp port 179",
+                                "tool": f"tcpdump {version_of('tcpdump')}"}
+
+    def stop_capture(self, pause: float = 1.0) -> None:
+        if self._capture is None:
+            return
+        time.sleep(pause)  # let the last segments and their ACKs pass
+        proc = self._capture
+        RES.stop_proc(proc, timeout=10)
+        assert proc.popen.stderr is not None
+        tail = proc.popen.stderr.read().decode(errors="replace")
+        m = re.search(r"(\d+) packets? captured", tail)
+        self.meta["capture"]["packets"] = int(m.group(1)) if m else None
+        self._capture = None
+
+    # ---- outputs
+    def event(self, what: str, **details: Any) -> None:
+        ev = {"t": round(time.monotonic() - self._t0, 1), "event": what, **details}
+        self.meta["events"].append(ev)
+        print(f"  [{self.scenario.name}] {what}", file=sys.stderr)
+
+    def originated(self, by: str, family: str, route: str, **attrs: Any) -> None:
+        self.meta["originated"].append({"by": by, "family": family, "route": route, **attrs})
+
+    def impl(self, tag: str, impl: str, ns: str, **info: Any) -> None:
+        self.meta["implementations"][tag] = {"implementation": impl, "version": version_of(impl),
+                                             "namespace": ns, **info}
+
+    def session(self, a: str, b: str, kind: str, families: Sequence[str], **info: Any) -> None:
+        self.meta["sessions"].append({"between": [a, b], "type": kind,
+                                      "families": list(families), **info})
+
+    def view(self, name: str, content: str) -> None:
+        self.views_dir.mkdir(parents=True, exist_ok=True)
+        name = name.replace(":", "_").replace("/", "_")
+        if name.endswith(".json"):
+            try:
+                content = json.dumps(json.loads(content), indent=1, sort_keys=True) + "\n"
+            except ValueError:
+                name = name[:-5] + ".txt"
+        (self.views_dir / name).write_text(content)
+
+    def view_cmd(self, name: str, fn: Callable[[], str]) -> None:
+        try:
+            self.view(name, fn())
+        except CaptureError as exc:
+            self.view(name.rsplit(".", 1)[0] + ".error.txt", str(exc) + "\n")
+
+    def finish(self) -> None:
+        self.meta["duration_s"] = round(time.monotonic() - self._t0, 1)
+        (self.out_dir / "scenario.json").write_text(
+            json.dumps(self.meta, indent=2, sort_keys=False) + "\n")
+
+
+# --------------------------------------------------------------------------------------------
+# daemons
+
+
+class GoBGP:
+    """gobgpd in the foreground inside a namespace; the gRPC API on the namespace's loopback."""
+
+    def __init__(self, ctx: Ctx, ns: str, tag: str, config: str, hostname: str) -> None:
+        self.ctx, self.ns, self.tag = ctx, ns, tag
+        self.dir = ctx.subdir(f"gobgp-{tag}")
+        self.conf = self.dir / "gobgpd.toml"
+        self.conf.write_text(config)
+        run(["gobgpd", "-d", "-f", str(self.conf), "-t", "toml"])  # syntax check
+        # a private UTS namespace gives the FQDN capability a stable host name
+        self.proc = ctx.start(
+            f"gobgpd-{tag}", ns,
+            ["unshare", "--uts", "sh", "-c", 'hostname "$0"; exec "$@"', hostname,
+             "gobgpd", "-f", str(self.conf), "-t", "toml", "--api-hosts", GOBGP_API,
+             "--pprof-disable", "-p", "-l", "info"],
+            self.dir / "gobgpd.log")
+        wait_until(f"gobgpd {tag} API", lambda: bool(self.cli("global")), 20, 0.3)
+
+    def cli(self, *args: str, check: bool = True) -> str:
+        self.ctx.check_alive(self.proc)
+        host, port = GOBGP_API.split(":")
+        return run(["gobgp", "-u", host, "-p", port, *args], ns=self.ns, check=check)
+
+    def cli_json(self, *args: str) -> Any:
+        return json.loads(self.cli("-j", *args))
+
+    def established(self, addr: str) -> bool:
+        return int(self.cli_json("neighbor", addr)["state"].get("session_state", 0)) == 6
+
+    def adj_in(self, addr: str, family: str) -> int:
+        out = self.cli("-j", "neighbor", addr, "adj-in", "-a", family, check=False).strip()
+        if not out.startswith("{"):
+            return 0
+        return sum(len(v) for v in json.loads(out).values())
+
+    def add(self, family: str, *args: str, by: str | None = None, **note: Any) -> None:
+        self.cli("global", "rib", "-a", family, "add", *args)
+        self.ctx.originated(by or f"gobgp-{self.tag}", family, " ".join(args), **note)
+
+    def delete(self, family: str, *args: str) -> None:
+        self.cli("global", "rib", "-a", family, "del", *args)
+
+    def save_views(self, neighbors: dict[str, Sequence[str]], families: Sequence[str],
+                   suffix: str = "") -> None:
+        """neighbors: address -> families negotiated with it (for adj-in/adj-out views)."""
+        t = f"gobgp-{self.tag}"
+        self.ctx.view_cmd(f"{t}-neighbors{suffix}.json", lambda: self.cli("-j", "neighbor"))
+        for fam in families:
+            self.ctx.view_cmd(f"{t}-global-rib-{fam}{suffix}.json",
+                              lambda fam=fam: self.cli("-j", "global", "rib", "-a", fam))
+            self.ctx.view_cmd(f"{t}-global-rib-{fam}{suffix}.txt",
+                              lambda fam=fam: self.cli("global", "rib", "-a", fam))
+        for nb, nb_families in neighbors.items():
+            for fam in nb_families:
+                for d in ("adj-in", "adj-out"):
+                    self.ctx.view_cmd(
+                        f"{t}-{nb}-{d}-{fam}{suffix}.json",
+                        lambda nb=nb, fam=fam, d=d: self.cli("-j", "neighbor", nb, d, "-a", fam))
+
+
+class FRR:
+    """FRR zebra + bgpd (no kernel install), vtysh over the run directory's sockets."""
+
+    def __init__(self, ctx: Ctx, ns: str, tag: str, bgpd_conf: str) -> None:
+        self.ctx, self.ns, self.tag = ctx, ns, tag
+        self.dir = ctx.subdir(f"frr-{tag}")
+        (self.dir / "bgpd.conf").write_text(bgpd_conf)
+        (self.dir / "zebra.conf").write_text(f"hostname frr-{tag}\n")
+        run(["chown", "-R", "frr:frr", str(self.dir)])
+        common = ["--vty_socket", str(self.dir), "-z", str(self.dir / "zserv.api"), "-P", "0"]
+        self.zebra = ctx.start(
+            f"zebra-{tag}", ns,
+            ["/usr/lib/frr/zebra", "-f", str(self.dir / "zebra.conf"),
+             "-i", str(self.dir / "zebra.pid"), *common, "--log", f"file:{self.dir}/zebra.log"],
+            self.dir / "zebra.out")
+        wait_until("zebra socket", lambda: (self.dir / "zserv.api").exists(), 20, 0.2)
+        self.bgpd = ctx.start(
+            f"bgpd-{tag}", ns,
+            ["/usr/lib/frr/bgpd", "-n", "-f", str(self.dir / "bgpd.conf"),
+             "-i", str(self.dir / "bgpd.pid"), *common, "--log", f"file:{self.dir}/bgpd.log"],
+            self.dir / "bgpd.out")
+        wait_until("FRR bgpd vty", lambda: (self.dir / "bgpd.vty").exists(), 20, 0.2)
+
+    def vtysh(self, *cmds: str, check: bool = True) -> str:
+        self.ctx.check_alive(self.zebra, self.bgpd)
+        argv = ["vtysh", "--vty_socket", str(self.dir)]
+        for c in cmds:
+            argv += ["-c", c]
+        return run(argv, check=check)
+
+    def neighbor(self, addr: str) -> dict[str, Any]:
+        data = json.loads(self.vtysh(f"show bgp neighbors {addr} json"))
+        return dict(data[addr])
+
+    def established(self, addr: str) -> bool:
+        return self.neighbor(addr).get("bgpState") == "Established"
+
+    def accepted(self, addr: str, af: str) -> int:
+        afi = self.neighbor(addr).get("addressFamilyInfo", {}).get(af, {})
+        return int(afi.get("acceptedPrefixCounter", 0))
+
+    def save_views(self, cmds: dict[str, str], suffix: str = "") -> None:
+        for name, cmd in cmds.items():
+            ext = "json" if cmd.endswith(" json") else "txt"
+            self.ctx.view_cmd(f"frr-{self.tag}-{name}{suffix}.{ext}",
+                              lambda cmd=cmd: self.vtysh(cmd))
+
+
+class Bird:
+    def __init__(self, ctx: Ctx, ns: str, tag: str, conf: str) -> None:
+        self.ctx, self.ns, self.tag = ctx, ns, tag
+        self.dir = ctx.subdir(f"bird-{tag}")
+        self.ctl = self.dir / "bird.ctl"
+        cf = self.dir / "bird.conf"
+        cf.write_text(conf.replace("RUNDIR", str(self.dir)))
+        run(["bird", "-p", "-c", str(cf)])  # parse only
+        self.proc = ctx.start(f"bird-{tag}", ns,
+                              ["bird", "-f", "-c", str(cf), "-s", str(self.ctl),
+                               "-P", str(self.dir / "bird.pid")], self.dir / "bird.out")
+        wait_until("bird control socket", lambda: self.ctl.exists(), 20, 0.2)
+
+    def birdc(self, *args: str) -> str:
+        self.ctx.check_alive(self.proc)
+        return run(["birdc", "-s", str(self.ctl), *args])
+
+    def established(self, proto: str) -> bool:
+        return "Established" in self.birdc("show", "protocols", proto)
+
+
+class OpenBGPD:
+    def __init__(self, ctx: Ctx, ns: str, tag: str, conf: str) -> None:
+        self.ctx, self.ns, self.tag = ctx, ns, tag
+        self.dir = ctx.subdir(f"openbgpd-{tag}")
+        self.sock = self.dir / "bgpd.sock"
+        cf = self.dir / "bgpd.conf"
+        cf.write_text(conf.replace("RUNDIR", str(self.dir)))
+        cf.chmod(0o600)
+        Path("/run/openbgpd").mkdir(parents=True, exist_ok=True)
+        run(["/usr/sbin/bgpd", "-n", "-f", str(cf)])
+        self.proc = ctx.start(f"openbgpd-{tag}", ns, ["/usr/sbin/bgpd", "-d", "-f", str(cf)],
+                              self.dir / "bgpd.out")
+        wait_until("openbgpd socket", lambda: self.sock.exists(), 20, 0.2)
+
+    def bgpctl(self, *args: str) -> str:
+        self.ctx.check_alive(self.proc)
+        return run(["bgpctl", "-s", str(self.sock), *args])
+
+    def established(self, addr: str) -> bool:
+        return "BGP state = Established" in self.bgpctl("show", "neighbor", addr)
+
+
+EXA_RECV = """import sys
+out = open(sys.argv[1], "a", buffering=1)
+for line in sys.stdin:
+    out.write(line)
+"""
+
+
+class ExaBGP:
+    def __init__(self, ctx: Ctx, ns: str, tag: str, conf: str, bind: str) -> None:
+        self.ctx, self.ns, self.tag = ctx, ns, tag
+        self.dir = ctx.subdir(f"exabgp-{tag}")
+        (self.dir / "recv.py").write_text(EXA_RECV)
+        self.recv = self.dir / "recv.jsonl"
+        cf = self.dir / "exabgp.conf"
+        cf.write_text(conf.replace("RUNDIR", str(self.dir)))
+        env = dict(os.environ)
+        env.update({
+            "exabgp.daemon.user": "root", "exabgp.daemon.drop": "false",
+            "exabgp.api.cli": "false", "exabgp.log.destination": str(self.dir / "exabgp.log"),
+            "exabgp.tcp.bind": bind, "exabgp.tcp.port": "179",
+        })
+        self.proc = ctx.start(f"exabgp-{tag}", ns, ["/usr/sbin/exabgp", str(cf)],
+                              self.dir / "exabgp.out", env=env)
+
+    def messages(self) -> list[dict[str, Any]]:
+        if not self.recv.exists():
+            return []
+        out = []
+        for line in self.recv.read_text().splitlines():
+            with contextlib.suppress(ValueError):
+                out.append(json.loads(line))
+        return out
+
+
+# --------------------------------------------------------------------------------------------
+# GoBGP config building
+
+
+def gobgp_global(asn: int, router_id: str, extra: str = "") -> str:
+    return f'[global.config]\n  as = {asn}\n  router-id = "{router_id}"\n{extra}\n'
+
+
+def gobgp_neighbor(addr: str, peer_as: int, families: Sequence[str], *,
+                   extra: str = "", afi_extra: dict[str, str] | None = None,
+                   local_address: str | None = None) -> str:
+    s = ["[[neighbors]]", "  [neighbors.config]", f'    neighbor-address = "{addr}"',
+         f"    peer-as = {peer_as}",
+         "  [neighbors.timers.config]", "    connect-retry = 1", "    hold-time = 90",
+         "    keepalive-interval = 30"]
+    if local_address:
+        s += ["  [neighbors.transport.config]", f'    local-address = "{local_address}"']
+    if extra:
+        s.append(extra.rstrip())
+    for fam in families:
+        s += ["  [[neighbors.afi-safis]]", "    [neighbors.afi-safis.config]",
+              f'      afi-safi-name = "{fam}"']
+        if afi_extra and fam in afi_extra:
+            s.append(afi_extra[fam].rstrip())
+    return "\n".join(s) + "\n\n"
+
+
+# --------------------------------------------------------------------------------------------
+# topologies
+
+A4, B4, C4 = "192.0.2.1", "192.0.2.2", "192.0.2.3"
+A6, B6, C6 = "2001:db8::1", "2001:db8::2", "2001:db8::3"
+
+
+def two_namespaces(ctx: Ctx) -> tuple[str, str]:
+    """A (192.0.2.1, 2001:db8::1) vAB <-> vBA B (192.0.2.2, 2001:db8::2)."""
+    a, b = ctx.ns("A"), ctx.ns("B")
+    ctx.pair(a, "vAB", [f"{A4}/24", f"{A6}/64"], b, "vBA", [f"{B4}/24", f"{B6}/64"])
+    ctx.wait_addresses(a)
+    ctx.wait_addresses(b)
+    return a, b
+
+
+def three_namespaces(ctx: Ctx) -> tuple[str, str, str]:
+    """A hub with a bridge br0 (192.0.2.1) joining veths to B (.2) and C (.3): one subnet,
+    so one capture on br0 sees both sessions with Ethernet framing."""
+    a, b, c = ctx.ns("A"), ctx.ns("B"), ctx.ns("C")
+    run(["ip", "-n", a, "link", "add", "br0", "type", "bridge"])
+    for peer, ifa, ifp, a4, a6 in ((b, "vAB", "vBA", B4, B6), (c, "vAC", "vCA", C4, C6)):
+        ctx.veth(a, ifa, peer, ifp)
+        run(["ip", "-n", a, "link", "set", ifa, "master", "br0"])
+        run(["ip", "-n", a, "link", "set", ifa, "up"])
+        ctx.addr(peer, ifp, f"{a4}/24", f"{a6}/64")
+    ctx.addr(a, "br0", f"{A4}/24", f"{A6}/64")
+    for n in (a, b, c):
+        ctx.wait_addresses(n)
+    return a, b, c
+
+
+def frr_evpn_ns_setup(ns: str, local_ip: str, mac: str, host_ip: str, bridge_ip: str) -> None:
+    """VXLAN VNI 100 + bridge + one MAC/IP so FRR's zebra originates E-VPN type-2/3."""
+    ip = ["ip", "-n", ns]
+    run([*ip, "link", "add", "br100", "type", "bridge"])
+    run([*ip, "link", "add", "vxlan100", "type", "vxlan", "id", "100", "local", local_ip,
+         "dstport", "4789", "nolearning"])
+    run([*ip, "link", "set", "vxlan100", "master", "br100"])
+    run([*ip, "link", "add", "vh100", "type", "veth", "peer", "name", "vh100b"])
+    run([*ip, "link", "set", "vh100", "address", mac])
+    run([*ip, "link", "set", "vh100b", "master", "br100"])
+    for dev in ("br100", "vxlan100", "vh100", "vh100b"):
+        run([*ip, "link", "set", dev, "up"])
+    run([*ip, "addr", "add", bridge_ip, "dev", "br100"])
+    run([*ip, "neigh", "replace", host_ip, "lladdr", mac, "dev", "br100", "nud", "permanent"])
+    run(["bridge", "-n", ns, "fdb", "replace", mac, "dev", "vh100b", "master", "static"])
+
+
+# --------------------------------------------------------------------------------------------
+# scenarios
+
+
+def scn_gobgp_frr_ibgp(ctx: Ctx) -> None:
+    a, b = two_namespaces(ctx)
+    frr_evpn_ns_setup(b, B4, "02:00:00:00:02:01", "203.0.113.202", "203.0.113.210/28")
+    ctx.start_capture(a, "vAB")
+    fam4 = ["ipv4-unicast", "l3vpn-ipv4-unicast", "l2vpn-evpn"]
+    fam6 = ["ipv6-unicast", "l3vpn-ipv6-unicast"]
+    g = GoBGP(ctx, a, "A", gobgp_global(65000, A4)
+              + gobgp_neighbor(B4, 65000, fam4) + gobgp_neighbor(B6, 65000, fam6), "gobgp-A")
+    frr_conf = f"""frr defaults traditional
+hostname frr-B
+service integrated-vtysh-config
+!
+route-map SET-RT permit 10
+ set extcommunity rt 65000:100
+ set extcommunity soo 65000:7
+exit
+route-map SET-ATTRS permit 10
+ set community 65000:20 65000:21 no-export
+ set large-community 65000:2:1 65000:2:2
+ set metric 30
+ set local-preference 150
+ set origin egp
+exit
+route-map SET-V6 permit 10
+ set community 65000:60
+ set large-community 65000:6:1
+ set metric 60
+exit
+!
+router bgp 65000
+ bgp router-id {B4}
+ no bgp ebgp-requires-policy
+ no bgp default ipv4-unicast
+ no bgp network import-check
+ neighbor {A4} remote-as 65000
+ neighbor {A4} timers connect 1
+ neighbor {A6} remote-as 65000
+ neighbor {A6} timers connect 1
+ address-family ipv4 unicast
+  network 203.0.113.32/28 route-map SET-ATTRS
+  network 203.0.113.48/28
+  neighbor {A4} activate
+ exit-address-family
+ address-family ipv6 unicast
+  network 2001:db8:100:2::/64 route-map SET-V6
+  neighbor {A6} activate
+ exit-address-family
+ address-family ipv4 vpn
+  network 203.0.113.160/28 rd 65000:102 label 102 route-map SET-RT
+  network 203.0.113.176/28 rd 192.0.2.2:103 label 103 route-map SET-RT
+  neighbor {A4} activate
+ exit-address-family
+ address-family ipv6 vpn
+  network 2001:db8:200:2::/64 rd 65000:102 label 102 route-map SET-RT
+  neighbor {A6} activate
+ exit-address-family
+ address-family l2vpn evpn
+  advertise-all-vni
+  vni 100
+   route-target import 65000:100
+   route-target export 65000:100
+  exit-vni
+  network 203.0.113.96/28 rd 65000:302 ethtag 0 label 500 esi 00:00:00:00:00:00:00:00:00:00 \
+gwip 0.0.0.0 routermac 02:00:00:00:02:00
+  neighbor {A4} activate
+ exit-address-family
+exit
+!
+end
+""".replace("\\\n", "")
+    f = FRR(ctx, b, "B", frr_conf)
+    ctx.impl("A", "gobgp", a, asn=65000, router_id=A4)
+    ctx.impl("B", "frr", b, asn=65000, router_id=B4,
+             notes="E-VPN type-2/3 from zebra (VNI 100 on vxlan100/br100), type-5 static")
+    ctx.session("A", "B", "ibgp", fam4, transport=f"{A4} <-> {B4}")
+    ctx.session("A", "B", "ibgp", fam6, transport=f"{A6} <-> {B6}")
+
+    g.add("ipv4", "203.0.113.16/28", "origin", "igp", "nexthop", A4, "med", "10",
+          "local-pref", "200", "community", "65000:10,no-advertise", "large-community",
+          "65000:1:1,65000:1:2")
+    g.add("ipv4", "203.0.113.0/28", "nexthop", A4, "aggregator", "65000:192.0.2.1")
+    g.add("ipv6", "2001:db8:100:1::/64", "nexthop", A6, "community", "65000:61")
+    g.add("ipv6", "2001:db8:100:3::/64", "nexthop", A6)
+    g.add("vpnv4", "203.0.113.144/28", "label", "101", "rd", "65000:101", "rt", "65000:100",
+          "nexthop", A4, "med", "5")
+    g.add("vpnv4", "203.0.113.128/28", "label", "104", "rd", "192.0.2.1:104", "rt",
+          "65000:100", "nexthop", A4)
+    g.add("vpnv4", "203.0.113.112/28", "label", "105", "rd", "4200000001:105", "rt",
+          "65000:100", "nexthop", A4)
+    g.add("vpnv6", "2001:db8:200:1::/64", "label", "101", "rd", "65000:101", "rt", "65000:100",
+          "nexthop", A6)
+    g.add("evpn", "macadv", "02:00:00:00:01:01", "203.0.113.201", "etag", "0", "label", "100",
+          "rd", "65000:201", "rt", "65000:100", "encap", "vxlan")
+    g.add("evpn", "macadv", "02:00:00:00:01:02", "0.0.0.0", "etag", "0", "label", "100",
+          "rd", "65000:201", "rt", "65000:100", "encap", "vxlan")
+    g.add("evpn", "multicast", A4, "etag", "0", "rd", "65000:201", "rt", "65000:100",
+          "encap", "vxlan")
+    g.add("evpn", "prefix", "203.0.113.80/28", "gw", "0.0.0.0", "etag", "0", "label", "500",
+          "rd", "65000:301", "rt", "65000:100", "encap", "vxlan", "router-mac",
+          "02:00:00:00:01:00")
+    for r in ("203.0.113.32/28 (community 65000:20 65000:21 no-export, large-community, "
+              "med 30, local-pref 150, origin egp)", "203.0.113.48/28"):
+        ctx.originated("frr-B", "ipv4", r)
+    ctx.originated("frr-B", "ipv6", "2001:db8:100:2::/64 (community, large-community, med)")
+    ctx.originated("frr-B", "vpnv4", "203.0.113.160/28 rd 65000:102 label 102 rt 65000:100 "
+                   "soo 65000:7")
+    ctx.originated("frr-B", "vpnv4", "203.0.113.176/28 rd 192.0.2.2:103 label 103")
+    ctx.originated("frr-B", "vpnv6", "2001:db8:200:2::/64 rd 65000:102 label 102")
+    ctx.originated("frr-B", "evpn", "type-2 MAC 02:00:00:00:02:01 (+IP 203.0.113.202), "
+                   "type-3 192.0.2.2 VNI 100 (zebra); type-5 203.0.113.96/28 rd 65000:302")
+
+    wait_until("sessions Established",
+               lambda: g.established(B4) and g.established(B6), 60)
+    ctx.event("established", sessions=[B4, B6])
+    wait_until("FRR routes at GoBGP", lambda: (
+        g.adj_in(B4, "ipv4") >= 2 and g.adj_in(B4, "vpnv4") >= 2 and g.adj_in(B6, "ipv6") >= 1
+        and g.adj_in(B6, "vpnv6") >= 1 and g.adj_in(B4, "evpn") >= 4), 60)
+    wait_until("GoBGP routes at FRR", lambda: (
+        f.accepted(A4, "ipv4Unicast") >= 2 and f.accepted(A4, "ipv4Vpn") >= 3
+        and f.accepted(A6, "ipv6Unicast") >= 2 and f.accepted(A6, "ipv6Vpn") >= 1
+        and f.accepted(A4, "l2VpnEvpn") >= 4), 60)
+    ctx.event("routes exchanged")
+    families = ["ipv4", "ipv6", "vpnv4", "vpnv6", "evpn"]
+    nbs = {B4: ["ipv4", "vpnv4", "evpn"], B6: ["ipv6", "vpnv6"]}
+    g.save_views(nbs, families)
+    frr_views = {
+        "summary": "show bgp summary json",
+        "neighbors": "show bgp neighbors json",
+        "ipv4": "show bgp ipv4 unicast json",
+        "ipv6": "show bgp ipv6 unicast json",
+        "ipv4-vpn": "show bgp ipv4 vpn json",
+        "ipv6-vpn": "show bgp ipv6 vpn json",
+        "evpn": "show bgp l2vpn evpn json",
+        "evpn-text": "show bgp l2vpn evpn",
+        "ipv4-vpn-text": "show bgp ipv4 vpn",
+    }
+    f.save_views(frr_views)
+
+    # route refresh both ways
+    f.vtysh("clear bgp * soft in")
+    ctx.event("FRR: clear bgp * soft in (FRR sends ROUTE-REFRESH)")
+    time.sleep(2)
+    g.cli("neighbor", B4, "softresetin")
+    g.cli("neighbor", B6, "softresetin")
+    ctx.event("GoBGP: neighbor softresetin (GoBGP sends ROUTE-REFRESH)")
+    time.sleep(2)
+    # withdrawals
+    g.delete("ipv4", "203.0.113.0/28")
+    g.delete("vpnv4", "203.0.113.128/28", "label", "104", "rd", "192.0.2.1:104")
+    g.delete("evpn", "macadv", "02:00:00:00:01:02", "0.0.0.0", "etag", "0", "label", "100",
+             "rd", "65000:201")
+    g.delete("ipv6", "2001:db8:100:3::/64")
+    ctx.event("GoBGP withdraws ipv4 203.0.113.0/28, vpnv4 203.0.113.128/28 rd 192.0.2.1:104, "
+              "evpn macadv 02:00:00:00:01:02, ipv6 2001:db8:100:3::/64")
+    f.vtysh("configure terminal", "router bgp 65000", "address-family ipv4 unicast",
+            "no network 203.0.113.48/28", "exit-address-family", "address-family ipv4 vpn",
+            "no network 203.0.113.176/28 rd 192.0.2.2:103 label 103")
+    ctx.event("FRR withdraws ipv4 203.0.113.48/28 and vpnv4 203.0.113.176/28 rd 192.0.2.2:103")
+    wait_until("withdrawals seen", lambda: (
+        g.adj_in(B4, "ipv4") == 1 and g.adj_in(B4, "vpnv4") == 1
+        and f.accepted(A4, "ipv4Unicast") == 1 and f.accepted(A6, "ipv6Unicast") == 1), 30)
+    g.save_views(nbs, families, suffix="-after-withdraw")
+    f.save_views({"ipv4": "show bgp ipv4 unicast json", "ipv4-vpn": "show bgp ipv4 vpn json",
+                  "evpn": "show bgp l2vpn evpn json"}, suffix="-after-withdraw")
+    # administrative shutdown with an RFC 9003 communication, one from each side
+    msg_g = "gcap: planned maintenance (GoBGP)"
+    g.cli("neighbor", B4, "shutdown", "--reason", msg_g)
+    ctx.event("GoBGP shuts down the IPv4 session (Cease/Administrative Shutdown)", message=msg_g)
+    msg_f = "gcap: FRR going down for maintenance"
+    f.vtysh("configure terminal", "router bgp 65000", f"neighbor {A6} shutdown message {msg_f}")
+    ctx.event("FRR shuts down the IPv6 session (Cease/Administrative Shutdown)", message=msg_f)
+    wait_until("sessions down", lambda: not g.established(B4) and not g.established(B6), 20)
+    f.save_views({"neighbors": "show bgp neighbors json"}, suffix="-after-shutdown")
+    ctx.stop_capture()
+
+
+# --------------------------------------------------------------------------------------------
+# driver
+
+SCENARIOS: dict[str, Scenario] = {}
+
+
+def register(name: str, description: str, func: Callable[[Ctx], None], default: bool = True,
+             kind: str = "capture") -> None:
+    SCENARIOS[name] = Scenario(name, description, func, default, kind)
+
+
+register("gobgp-frr-ibgp",
+         "GoBGP <-> FRR iBGP over IPv4 (ipv4, vpnv4, evpn) and IPv6 (ipv6, vpnv6) transport; "
+         "routes with communities/large communities/MED/local-pref both ways; E-VPN type 2/3/5 "
+         "both ways; ROUTE-REFRESH both ways; withdrawals both ways; administrative shutdown "
+         "with an RFC 9003 message from each side.", scn_gobgp_frr_ibgp)
+
+
+def check_environment(selected: Sequence[Scenario]) -> None:
+    if os.geteuid() != 0:
+        raise SystemExit("capture_golden.py: needs root (network namespaces, tcpdump)")
+    need = {"ip", "tcpdump", "unshare"}
+    for sc in selected:
+        need |= set(REQUIRED_TOOLS.get(sc.name, ()))
+    missing = sorted(t for t in need if shutil.which(t) is None and not Path(t).exists())
+    if missing:
+        raise SystemExit(f"capture_golden.py: missing tools: {' '.join(missing)} "
+                         "(run `make debs`)")
+
+
+REQUIRED_TOOLS: dict[str, tuple[str, ...]] = {
+    "gobgp-frr-ibgp": ("gobgpd", "gobgp", "/usr/lib/frr/bgpd", "/usr/lib/frr/zebra", "vtysh",
+                       "bridge"),
+}
+
+
+@contextlib.contextmanager
+def scenario_run(sc: Scenario, out: Path, mrt_out: Path, keep: bool) -> Iterator[Ctx]:
+    run_dir = Path(tempfile.mkdtemp(prefix=f"gcap-{sc.name}-"))
+    run_dir.chmod(0o755)
+    out_dir = out / sc.name if sc.kind == "capture" else run_dir / "out"
+    ctx = Ctx(sc, out_dir, run_dir, mrt_out)
+    ok = False
+    try:
+        yield ctx
+        ok = True
+    finally:
+        RES.cleanup()
+        if ok and not keep:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        elif not ok:
+            print(f"  [{sc.name}] logs kept in {run_dir}", file=sys.stderr)
+
+
+def capture_one(sc: Scenario, out: Path, mrt_out: Path, keep: bool, pcapng: bool) -> None:
+    with scenario_run(sc, out, mrt_out, keep) as ctx:
+        if sc.kind == "capture" and ctx.out_dir.exists():
+            shutil.rmtree(ctx.out_dir)
+        ctx.out_dir.mkdir(parents=True, exist_ok=True)
+        sc.func(ctx)
+        ctx.stop_capture()
+        if sc.kind == "capture":
+            if pcapng and shutil.which("tshark"):
+                run(["tshark", "-r", str(ctx.out_dir / "session.pcap"), "-F", "pcapng",
+                     "-w", str(ctx.out_dir / "session.pcapng")])
+                ctx.meta["pcapng"] = "session.pcapng (tshark -F pcapng of session.pcap)"
+            ctx.finish()
+
+
+PCAPNG_SCENARIOS = {"gobgp-openbgpd"}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", type=Path, default=Path("tests/fixtures/captures"),
+                    help="output directory for captures (default: %(default)s)")
+    ap.add_argument("--mrt-out", type=Path, default=None,
+                    help="output directory for MRT scenarios (default: <out>/../mrt)")
+    ap.add_argument("--scenario", action="append", default=[], metavar="NAME",
+                    help="capture only this scenario (repeatable; default: all default ones)")
+    ap.add_argument("--list", action="store_true", help="list scenarios and exit")
+    ap.add_argument("--keep-run-dir", action="store_true",
+                    help="keep the temporary run directories (configs, daemon logs)")
+    args = ap.parse_args(argv)
+
+    if args.list:
+        for sc in SCENARIOS.values():
+            flag = "" if sc.default else " (not in the default set)"
+            print(f"{sc.name:22} {sc.description}{flag}")
+        return 0
+    unknown = [n for n in args.scenario if n not in SCENARIOS]
+    if unknown:
+        print(f"unknown scenario(s): {', '.join(unknown)}; see --list", file=sys.stderr)
+        return 2
+    selected = ([SCENARIOS[n] for n in args.scenario] if args.scenario
+                else [s for s in SCENARIOS.values() if s.default])
+    check_environment(selected)
+    mrt_out = args.mrt_out or args.out.resolve().parent / "mrt"
+
+    atexit.register(RES.cleanup)
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGHUP, _on_signal)
+    failed: list[str] = []
+    for sc in selected:
+        print(f"== {sc.name}", file=sys.stderr)
+        t0 = time.monotonic()
+        try:
+            capture_one(sc, args.out, mrt_out, args.keep_run_dir,
+                        pcapng=sc.name in PCAPNG_SCENARIOS)
+        except CaptureError as exc:
+            print(f"FAILED {sc.name}: {exc}", file=sys.stderr)
+            failed.append(sc.name)
+            continue
+        except KeyboardInterrupt:
+            print(f"interrupted during {sc.name}; cleaned up", file=sys.stderr)
+            return 130
+        print(f"   ok {sc.name} ({time.monotonic() - t0:.0f}s)", file=sys.stderr)
+    left = [n for n in run(["ip", "netns", "list"]).split() if n.startswith(NS_PREFIX)]
+    if left:
+        print(f"warning: namespaces left behind: {left}", file=sys.stderr)
+        failed.append("cleanup")
+    if failed:
+        print(f"failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
