@@ -12,6 +12,7 @@ import bz2
 import lzma
 import zlib
 from collections.abc import Callable, Collection, Iterator
+from typing import Any, Protocol
 
 from bgpvpn.sources.mrt import BGP4MP_SUBTYPES, MRT_TYPES, TABLE_DUMP_V2_SUBTYPES, read_mrt
 from bgpvpn.sources.pcap import PCAP_MAGICS, PCAPNG_SHB, read_pcap
@@ -57,31 +58,30 @@ _BZ2_MAGIC = b"BZh"
 _XZ_MAGIC = b"\xfd7zXZ\x00"
 
 
-class _Decompressor:
-    """The common shape of zlib / bz2 / lzma decompressor objects."""
-
-    def __init__(self, kind: str) -> None:
-        self.kind = kind
-        self._obj: zlib._Decompress | bz2.BZ2Decompressor | lzma.LZMADecompressor
-        if kind == "gzip":
-            self._obj = zlib.decompressobj(wbits=31)
-        elif kind == "bz2":
-            self._obj = bz2.BZ2Decompressor()
-        else:
-            self._obj = lzma.LZMADecompressor()
-
-    def decompress(self, data: bytes, max_length: int = -1) -> bytes:
-        if isinstance(self._obj, zlib._Decompress):
-            return self._obj.decompress(data, max_length if max_length > 0 else 0)
-        return self._obj.decompress(data, max_length)
+class _Decompressor(Protocol):
+    """What zlib, bz2 and lzma decompressor objects have in common."""
 
     @property
-    def eof(self) -> bool:
-        return self._obj.eof
+    def eof(self) -> bool: ...
 
     @property
-    def unused_data(self) -> bytes:
-        return self._obj.unused_data
+    def unused_data(self) -> bytes: ...
+
+
+def _decompressor(kind: str) -> _Decompressor:
+    if kind == "gzip":
+        return zlib.decompressobj(wbits=31)
+    if kind == "bz2":
+        return bz2.BZ2Decompressor()
+    return lzma.LZMADecompressor()
+
+
+def _run(dec: _Decompressor, data: bytes, max_length: int = -1) -> bytes:
+    if isinstance(dec, bz2.BZ2Decompressor | lzma.LZMADecompressor):
+        return dec.decompress(data, max_length)
+    zdec: Any = dec  # zlib's decompressor type is not exposed at run time
+    out: bytes = zdec.decompress(data, max(max_length, 0))
+    return out
 
 
 def _compression(data: bytes) -> str | None:
@@ -110,9 +110,9 @@ def decompress(data: bytes) -> tuple[bytes, str | None]:
     parts: list[bytes] = []
     rest = data
     while True:
-        dec = _Decompressor(kind)
+        dec = _decompressor(kind)
         try:
-            parts.append(dec.decompress(rest))
+            parts.append(_run(dec, rest))
         except _DECOMPRESS_ERRORS as exc:
             return b"".join(parts), f"{kind} data is corrupt: {exc}"
         if not dec.eof:
@@ -129,7 +129,7 @@ def _head(data: bytes, size: int = 4096) -> bytes:
     if kind is None:
         return data[:size]
     try:
-        return _Decompressor(kind).decompress(data, size)
+        return _run(_decompressor(kind), data, size)
     except _DECOMPRESS_ERRORS:
         return b""
 
