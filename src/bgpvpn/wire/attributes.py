@@ -69,8 +69,8 @@ class AsPath:
         """'65001 65002 {65003,65004}' (AS sets in braces, confederation sequences in ())."""
         segs: list[Segment] = []
         seq: list[int] = []
-        tokens = text.replace("{", " { ").replace("}", " } ").replace("(", " ( ")
-        tokens = tokens.replace(")", " ) ").replace(",", " ").split()
+        spaced = text.replace("{", " { ").replace("}", " } ").replace("(", " ( ")
+        tokens = spaced.replace(")", " ) ").replace(",", " ").split()
         group: list[int] | None = None
         group_type = 0
         for tok in tokens:
@@ -327,7 +327,7 @@ class AttributeCache:
     size, iBGP or eBGP) is shared by every session in that mode; it is cleared when it grows past
     ``max_entries`` (held routes keep their objects)."""
 
-    __slots__ = ("_sets", "_with_nh", "max_entries", "hits", "misses")
+    __slots__ = ("_sets", "_with_nh", "hits", "max_entries", "misses")
 
     def __init__(self, max_entries: int = 200_000) -> None:
         self._sets: dict[bytes, PathAttributes] = {}
@@ -388,8 +388,13 @@ def parse_attributes(
         hdr = i
         if end - i < 3:
             problems.append(
-                _problem(_TAW, UpdateError.MALFORMED_ATTRIBUTE_LIST, hdr, "attributes",
-                         f"{end - i} octets left, too few for an attribute header")
+                _problem(
+                    _TAW,
+                    UpdateError.MALFORMED_ATTRIBUTE_LIST,
+                    hdr,
+                    "attributes",
+                    f"{end - i} octets left, too few for an attribute header",
+                )
             )
             break
         flags = msg[i]
@@ -397,8 +402,13 @@ def parse_attributes(
         if flags & 0x10:
             if end - i < 4:
                 problems.append(
-                    _problem(_TAW, UpdateError.MALFORMED_ATTRIBUTE_LIST, hdr, "attributes",
-                             "truncated extended-length attribute header")
+                    _problem(
+                        _TAW,
+                        UpdateError.MALFORMED_ATTRIBUTE_LIST,
+                        hdr,
+                        "attributes",
+                        "truncated extended-length attribute header",
+                    )
                 )
                 break
             alen = (msg[i + 2] << 8) | msg[i + 3]
@@ -410,9 +420,14 @@ def parse_attributes(
         name = _attr_name(atype)
         if vend > end:
             problems.append(
-                _problem(_TAW, UpdateError.ATTRIBUTE_LENGTH_ERROR, hdr, name,
-                         f"length {alen} overruns the path attributes by {vend - end} octets",
-                         msg[hdr:end])
+                _problem(
+                    _TAW,
+                    UpdateError.ATTRIBUTE_LENGTH_ERROR,
+                    hdr,
+                    name,
+                    f"length {alen} overruns the path attributes by {vend - end} octets",
+                    msg[hdr:end],
+                )
             )
             break
         value = msg[i:vend]
@@ -420,24 +435,39 @@ def parse_attributes(
         if atype == AttrType.MP_REACH_NLRI or atype == AttrType.MP_UNREACH_NLRI:
             if atype in seen:
                 problems.append(
-                    _problem(_RESET, UpdateError.MALFORMED_ATTRIBUTE_LIST, hdr, name,
-                             "appears more than once (RFC7606 3.g)")
+                    _problem(
+                        _RESET,
+                        UpdateError.MALFORMED_ATTRIBUTE_LIST,
+                        hdr,
+                        name,
+                        "appears more than once (RFC7606 3.g)",
+                    )
                 )
                 continue
             seen.add(atype)
             if flags & 0xC0 != OPT_NON_TRANS:
                 problems.append(
-                    _problem(_RESET, UpdateError.ATTRIBUTE_FLAGS_ERROR, hdr, name,
-                             f"flags 0x{flags:02x} conflict with an optional non-transitive "
-                             "attribute", msg[hdr:vend])
+                    _problem(
+                        _RESET,
+                        UpdateError.ATTRIBUTE_FLAGS_ERROR,
+                        hdr,
+                        name,
+                        f"flags 0x{flags:02x} conflict with an optional non-transitive attribute",
+                        msg[hdr:vend],
+                    )
                 )
             layout.append((atype, flags))
             mp.append(MpSpan(atype, flags, vend - alen, vend, hdr))
             continue
         if atype in seen:
             problems.append(
-                _problem(_DISCARD, UpdateError.MALFORMED_ATTRIBUTE_LIST, hdr, name,
-                         "appears more than once; later copies discarded (RFC7606 3.g)")
+                _problem(
+                    _DISCARD,
+                    UpdateError.MALFORMED_ATTRIBUTE_LIST,
+                    hdr,
+                    name,
+                    "appears more than once; later copies discarded (RFC7606 3.g)",
+                )
             )
             continue
         seen.add(atype)
@@ -445,8 +475,14 @@ def parse_attributes(
         if expected is None:
             if not flags & 0x80:
                 problems.append(
-                    _problem(_RESET, UpdateError.UNRECOGNIZED_WELL_KNOWN_ATTRIBUTE, hdr, name,
-                             "unrecognized well-known attribute", msg[hdr:vend])
+                    _problem(
+                        _RESET,
+                        UpdateError.UNRECOGNIZED_WELL_KNOWN_ATTRIBUTE,
+                        hdr,
+                        name,
+                        "unrecognized well-known attribute",
+                        msg[hdr:vend],
+                    )
                 )
                 continue
             unknown.append(RawAttribute(flags, atype, value))
@@ -455,7 +491,8 @@ def parse_attributes(
         try:
             if flags & 0xC0 != expected:
                 raise _Problem(
-                    MALFORMED_ACTION[atype], UpdateError.ATTRIBUTE_FLAGS_ERROR,
+                    MALFORMED_ACTION[atype],
+                    UpdateError.ATTRIBUTE_FLAGS_ERROR,
                     f"flags 0x{flags:02x} conflict with the attribute type",
                 )
             _DECODERS[atype](value, as4, ibgp, vals)
@@ -683,7 +720,9 @@ def encode_as_path(path: AsPath, asn_size: int) -> bytes:
             if asn_size == 4:
                 out += struct.pack("!%dI" % len(chunk), *chunk)
             else:
-                out += struct.pack("!%dH" % len(chunk), *(a if a <= 0xFFFF else AS_TRANS for a in chunk))
+                out += struct.pack(
+                    "!%dH" % len(chunk), *(a if a <= 0xFFFF else AS_TRANS for a in chunk)
+                )
     return bytes(out)
 
 
@@ -696,12 +735,7 @@ def attribute_values(attrs: PathAttributes, as4: bool) -> dict[int, tuple[int, b
     if path is not None:
         out[AttrType.AS_PATH] = (WELL_KNOWN, encode_as_path(path, 4 if as4 else 2))
     as4_path = attrs.as4_path
-    if (
-        as4_path is None
-        and not as4
-        and path is not None
-        and any(a > 0xFFFF for a in path.asns())
-    ):
+    if as4_path is None and not as4 and path is not None and any(a > 0xFFFF for a in path.asns()):
         as4_path = AsPath(tuple(s for s in path.segments if s[0] in (1, 2)))
     if as4_path is not None:
         out[AttrType.AS4_PATH] = (OPT_TRANS, encode_as_path(as4_path, 4))

@@ -76,7 +76,9 @@ class GracefulRestart:  # RFC4724 3, RFC8538 (N bit)
         flags |= self.other_flags & 0x3
         out = bytearray(struct.pack("!H", (flags << 12) | (self.restart_time & 0xFFF)))
         for f in self.families:
-            out += struct.pack("!HBB", f.family.afi, f.family.safi, 0x80 if f.forwarding_preserved else 0)
+            out += struct.pack(
+                "!HBB", f.family.afi, f.family.safi, 0x80 if f.forwarding_preserved else 0
+            )
         return bytes(out)
 
 
@@ -95,7 +97,9 @@ class LongLivedGracefulRestart:  # RFC9494
     def encode_value(self) -> bytes:
         out = bytearray()
         for f in self.families:
-            out += struct.pack("!HBB", f.family.afi, f.family.safi, 0x80 if f.forwarding_preserved else 0)
+            out += struct.pack(
+                "!HBB", f.family.afi, f.family.safi, 0x80 if f.forwarding_preserved else 0
+            )
             out += f.stale_time.to_bytes(3, "big")
         return bytes(out)
 
@@ -183,7 +187,8 @@ def _families4(v: bytes, step: int) -> list[tuple[Family, bytes]]:
     if len(v) % step:
         raise CapabilityError(f"length {len(v)} is not a multiple of {step}")
     return [
-        (Family((v[k] << 8) | v[k + 1], v[k + 2]), v[k + 3 : k + step]) for k in range(0, len(v), step)
+        (Family((v[k] << 8) | v[k + 1], v[k + 2]), v[k + 3 : k + step])
+        for k in range(0, len(v), step)
     ]
 
 
@@ -218,7 +223,9 @@ def decode_capability(code: int, v: bytes) -> Capability:
         entries = _families4(v, 7)
         return LongLivedGracefulRestart(
             tuple(
-                LongLivedGracefulRestartFamily(fam, bool(rest[0] & 0x80), int.from_bytes(rest[1:4], "big"))
+                LongLivedGracefulRestartFamily(
+                    fam, bool(rest[0] & 0x80), int.from_bytes(rest[1:4], "big")
+                )
                 for fam, rest in entries
             )
         )
@@ -233,8 +240,10 @@ def decode_capability(code: int, v: bytes) -> Capability:
             raise CapabilityError(f"extended next hop capability length {len(v)} is invalid")
         return ExtendedNextHop(
             tuple(
-                ExtendedNextHopEntry(Family(*struct.unpack("!HH", v[k : k + 4])),
-                                     int.from_bytes(v[k + 4 : k + 6], "big"))
+                ExtendedNextHopEntry(
+                    Family(*struct.unpack("!HH", v[k : k + 4])),
+                    int.from_bytes(v[k + 4 : k + 6], "big"),
+                )
                 for k in range(0, len(v), 6)
             )
         )

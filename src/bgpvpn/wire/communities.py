@@ -12,8 +12,13 @@ from dataclasses import dataclass
 
 from bgpvpn.wire.constants import TunnelType
 from bgpvpn.wire.errors import TextFormError
-from bgpvpn.wire.text import ip_to_text, ipv4_from_text, mac_from_text, mac_to_text
-from bgpvpn.wire.text import parse_admin_number
+from bgpvpn.wire.text import (
+    ip_to_text,
+    ipv4_from_text,
+    mac_from_text,
+    mac_to_text,
+    parse_admin_number,
+)
 
 # RFC1997 and IANA well-known communities
 WELL_KNOWN_COMMUNITIES: dict[int, str] = {
@@ -43,7 +48,9 @@ def community_from_text(text: str, field: str = "community") -> int:
         return _COMMUNITY_BY_NAME[text]
     high, sep, low = text.partition(":")
     if not sep or not high.isdigit() or not low.isdigit():
-        raise TextFormError(field, text, "expected AS:VALUE (two 16-bit numbers) or a well-known name")
+        raise TextFormError(
+            field, text, "expected AS:VALUE (two 16-bit numbers) or a well-known name"
+        )
     hi, lo = int(high), int(low)
     if hi > 0xFFFF or lo > 0xFFFF:
         raise TextFormError(field, text, "both halves of a community are 16-bit (0..65535)")
@@ -83,8 +90,8 @@ SUB_ESI_LABEL = 0x01
 SUB_ES_IMPORT = 0x02
 SUB_ROUTER_MAC = 0x03
 
-_TUNNEL_NAMES = {t: t.name.lower().replace("_", "-") for t in TunnelType}
-_TUNNEL_BY_NAME = {v: k for k, v in _TUNNEL_NAMES.items()}
+_TUNNEL_NAMES: dict[int, str] = {int(t): t.name.lower().replace("_", "-") for t in TunnelType}
+_TUNNEL_BY_NAME: dict[str, int] = {v: k for k, v in _TUNNEL_NAMES.items()}
 _AS_TYPES = {
     EC_TRANSITIVE_2OCTET_AS,
     EC_TRANSITIVE_IPV4,
@@ -133,8 +140,9 @@ def _admin_value_to_text(raw: bytes) -> str:
 
 def ext_community_to_text(raw: bytes) -> str:
     """Text form: ``target:64512:77``, ``origin:192.0.2.1:7``, ``encap:vxlan``,
-    ``router-mac:02:00:00:00:00:01``, ``mac-mobility:5[:sticky]``, ``esi-label:100[:single-active]``,
-    ``es-import:02:00:..``, ``default-gateway``, ``color:10``; anything else ``0x`` + 16 hex."""
+    ``router-mac:02:00:00:00:00:01``, ``mac-mobility:5[:sticky]``,
+    ``esi-label:100[:single-active]``, ``es-import:02:00:..``, ``default-gateway``, ``color:10``;
+    anything else ``0x`` + 16 hex digits."""
     if len(raw) != 8:
         return "0x" + raw.hex()
     t, sub = raw[0], raw[1]
@@ -151,7 +159,7 @@ def ext_community_to_text(raw: bytes) -> str:
     if t == EC_TRANSITIVE_OPAQUE:
         if sub == SUB_ENCAPSULATION:
             tunnel = int.from_bytes(raw[6:8], "big")
-            return "encap:" + _TUNNEL_NAMES.get(tunnel, str(tunnel))  # type: ignore[call-overload]
+            return "encap:" + _TUNNEL_NAMES.get(tunnel, str(tunnel))
         if sub == SUB_DEFAULT_GATEWAY:
             return "default-gateway"
         if sub == SUB_COLOR:
@@ -262,7 +270,9 @@ def ext_community_from_text(text: str, field: str = "extended_community") -> byt
         label, _, flag = rest.partition(":")
         if not label.isdigit() or int(label) > 0xFFFFFF or flag not in ("", "single-active"):
             raise TextFormError(field, text, "expected esi-label:LABEL[:single-active]")
-        return bytes((EC_EVPN, SUB_ESI_LABEL, 1 if flag else 0, 0, 0)) + int(label).to_bytes(3, "big")
+        return bytes((EC_EVPN, SUB_ESI_LABEL, 1 if flag else 0, 0, 0)) + int(label).to_bytes(
+            3, "big"
+        )
     if kind == "color":
         if not rest.isdigit() or int(rest) > 0xFFFFFFFF:
             raise TextFormError(field, text, "expected color:N (32-bit)")

@@ -9,8 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bgpvpn.wire.attributes import AttributeCache
-from bgpvpn.wire.capabilities import ADD_PATH_RECEIVE, ADD_PATH_SEND, AddPath, ExtendedMessage
-from bgpvpn.wire.capabilities import FourOctetAs, Multiprotocol
+from bgpvpn.wire.capabilities import (
+    ADD_PATH_RECEIVE,
+    ADD_PATH_SEND,
+    AddPath,
+    ExtendedMessage,
+    FourOctetAs,
+    Multiprotocol,
+)
 from bgpvpn.wire.constants import MAX_EXTENDED_MESSAGE_LEN, MAX_MESSAGE_LEN
 from bgpvpn.wire.family import IPV4_UNICAST, Family
 

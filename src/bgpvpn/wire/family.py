@@ -32,7 +32,9 @@ class Family:
                 except ValueError:
                     pass
             raise TextFormError(
-                "family", text, f"unknown address family; known: {', '.join(sorted(_NAMES.values()))}"
+                "family",
+                text,
+                f"unknown address family; known: {', '.join(sorted(_NAMES.values()))}",
             )
         return fam
 

@@ -10,8 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bgpvpn.wire.constants import HEADER_LEN, MARKER, MAX_EXTENDED_MESSAGE_LEN, MAX_MESSAGE_LEN
-from bgpvpn.wire.constants import ErrorCode, HeaderError
+from bgpvpn.wire.constants import (
+    HEADER_LEN,
+    MARKER,
+    MAX_EXTENDED_MESSAGE_LEN,
+    MAX_MESSAGE_LEN,
+    ErrorCode,
+    HeaderError,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +51,7 @@ class MessageFramer:
     marker (``resync=True``, for capture files).
     """
 
-    __slots__ = ("_buf", "_pos", "_base", "max_length", "resync", "failed")
+    __slots__ = ("_base", "_buf", "_pos", "failed", "max_length", "resync")
 
     def __init__(self, max_length: int = MAX_MESSAGE_LEN, resync: bool = False) -> None:
         self._buf = bytearray()

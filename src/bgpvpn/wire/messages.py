@@ -65,7 +65,10 @@ class OpenMessage:
     @property
     def capabilities(self) -> tuple[Capability, ...]:
         return tuple(
-            c for p in self.parameters if isinstance(p, CapabilitiesParameter) for c in p.capabilities
+            c
+            for p in self.parameters
+            if isinstance(p, CapabilitiesParameter)
+            for c in p.capabilities
         )
 
     @property
@@ -121,7 +124,9 @@ class NotificationMessage:
         return self.data[1 : 1 + self.data[0]].decode("utf-8", "replace")
 
     @staticmethod
-    def shutdown(message: str, subcode: int = CeaseSubcode.ADMINISTRATIVE_SHUTDOWN) -> NotificationMessage:
+    def shutdown(
+        message: str, subcode: int = CeaseSubcode.ADMINISTRATIVE_SHUTDOWN
+    ) -> NotificationMessage:
         """A Cease with an RFC9003 shutdown communication (cut to 255 octets of UTF-8)."""
         raw = message.encode("utf-8")[:255]
         while raw:
@@ -157,21 +162,43 @@ def decode_message(data: bytes, ctx: WireContext = DEFAULT_CONTEXT) -> Message:
     ``UpdateMessage.problems``); anything else malformed raises ``MessageError``."""
     n = len(data)
     if n < HEADER_LEN or data[:16] != MARKER:
-        raise MessageError(ErrorCode.MESSAGE_HEADER, HeaderError.CONNECTION_NOT_SYNCHRONIZED, 0,
-                           "marker", "the 16-octet marker is not all ones")
+        raise MessageError(
+            ErrorCode.MESSAGE_HEADER,
+            HeaderError.CONNECTION_NOT_SYNCHRONIZED,
+            0,
+            "marker",
+            "the 16-octet marker is not all ones",
+        )
     length = (data[16] << 8) | data[17]
     if length != n:
-        raise MessageError(ErrorCode.MESSAGE_HEADER, HeaderError.BAD_MESSAGE_LENGTH, 16, "length",
-                           f"header says {length} octets, message has {n}", data[16:18])
+        raise MessageError(
+            ErrorCode.MESSAGE_HEADER,
+            HeaderError.BAD_MESSAGE_LENGTH,
+            16,
+            "length",
+            f"header says {length} octets, message has {n}",
+            data[16:18],
+        )
     mtype = data[18]
     min_len = _MIN_LEN.get(mtype)  # type: ignore[call-overload]
     if min_len is None:
-        raise MessageError(ErrorCode.MESSAGE_HEADER, HeaderError.BAD_MESSAGE_TYPE, 18, "type",
-                           f"unknown message type {mtype}", bytes((mtype,)))
+        raise MessageError(
+            ErrorCode.MESSAGE_HEADER,
+            HeaderError.BAD_MESSAGE_TYPE,
+            18,
+            "type",
+            f"unknown message type {mtype}",
+            bytes((mtype,)),
+        )
     if n < min_len or (mtype == MessageType.KEEPALIVE and n != 19) or n > ctx.max_message_len:
-        raise MessageError(ErrorCode.MESSAGE_HEADER, HeaderError.BAD_MESSAGE_LENGTH, 16, "length",
-                           f"length {n} is invalid for a {MessageType(mtype).name} message",
-                           data[16:18])
+        raise MessageError(
+            ErrorCode.MESSAGE_HEADER,
+            HeaderError.BAD_MESSAGE_LENGTH,
+            16,
+            "length",
+            f"length {n} is invalid for a {MessageType(mtype).name} message",
+            data[16:18],
+        )
     if mtype == MessageType.UPDATE:
         return decode_update(data, ctx)
     if mtype == MessageType.KEEPALIVE:
@@ -182,9 +209,14 @@ def decode_message(data: bytes, ctx: WireContext = DEFAULT_CONTEXT) -> Message:
         afi = (data[19] << 8) | data[20]
         subtype = data[21]
         if subtype in (RouteRefreshSubtype.BORR, RouteRefreshSubtype.EORR) and n != 23:
-            raise MessageError(ErrorCode.ROUTE_REFRESH_MESSAGE,
-                               RouteRefreshError.INVALID_MESSAGE_LENGTH, 16, "length",
-                               f"a BoRR/EoRR message is 23 octets, not {n}", data)
+            raise MessageError(
+                ErrorCode.ROUTE_REFRESH_MESSAGE,
+                RouteRefreshError.INVALID_MESSAGE_LENGTH,
+                16,
+                "length",
+                f"a BoRR/EoRR message is 23 octets, not {n}",
+                data,
+            )
         return RouteRefreshMessage(Family(afi, data[22]), subtype, data[23:])
     return decode_open(data)
 
@@ -196,8 +228,14 @@ def _open_error(offset: int, field: str, reason: str, subcode: int = 0) -> Messa
 def decode_open(data: bytes) -> OpenMessage:
     version = data[19]
     if version != 4:
-        raise MessageError(ErrorCode.OPEN_MESSAGE, OpenError.UNSUPPORTED_VERSION, 19, "version",
-                           f"BGP version {version} is not supported", b"\x00\x04")
+        raise MessageError(
+            ErrorCode.OPEN_MESSAGE,
+            OpenError.UNSUPPORTED_VERSION,
+            19,
+            "version",
+            f"BGP version {version} is not supported",
+            b"\x00\x04",
+        )
     asn = (data[20] << 8) | data[21]
     hold = (data[22] << 8) | data[23]
     bgp_id = data[24:28]
@@ -213,8 +251,11 @@ def decode_open(data: bytes) -> OpenMessage:
         i = 32
     end = i + opt_len
     if end != len(data):
-        raise _open_error(28, "optional parameters length",
-                          f"{opt_len} does not match the {len(data) - i} octets that follow")
+        raise _open_error(
+            28,
+            "optional parameters length",
+            f"{opt_len} does not match the {len(data) - i} octets that follow",
+        )
     params: list[OptionalParameter] = []
     hdr = 3 if extended else 2
     while i < end:

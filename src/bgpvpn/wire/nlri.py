@@ -125,7 +125,9 @@ def _split_labeled(
                 break
         bits = plen - (k - i - 1) * 8 - rd_len * 8
         if bits < 0 or bits > max_bits:
-            raise NlriError(i, f"prefix length {bits} (after labels and RD) is outside 0..{max_bits}")
+            raise NlriError(
+                i, f"prefix length {bits} (after labels and RD) is outside 0..{max_bits}"
+            )
         if (bits + 7) >> 3 != j - k - rd_len:
             raise NlriError(i, "NLRI length is not a whole number of octets after labels and RD")
         keys.append(lens[bits] + buf[k:j])

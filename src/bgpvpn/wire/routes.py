@@ -202,18 +202,36 @@ def _evpn_from_wire(key: bytes, data: bytes | None) -> EvpnRoute:
     if t == EvpnRouteType.MAC_IP_ADVERTISEMENT:
         iplen = key[20] >> 3
         labels = tuple(int.from_bytes(data[k : k + 3], "big") for k in range(10, len(data), 3))
-        return EvpnRoute(t, rd, data[:10], int.from_bytes(key[9:13], "big"), key[14:20],
-                         key[21 : 21 + iplen], labels=labels)
+        return EvpnRoute(
+            t,
+            rd,
+            data[:10],
+            int.from_bytes(key[9:13], "big"),
+            key[14:20],
+            key[21 : 21 + iplen],
+            labels=labels,
+        )
     if t == EvpnRouteType.IP_PREFIX:
         size = len(key) - 14
         afi = AFI.IPV4 if size == 4 else AFI.IPV6
         prefix = Prefix(afi, key[13], key[14:])
-        return EvpnRoute(t, rd, data[:10], int.from_bytes(key[9:13], "big"), prefix=prefix,
-                         gateway=data[10 : 10 + size],
-                         labels=(int.from_bytes(data[10 + size : 13 + size], "big"),))
+        return EvpnRoute(
+            t,
+            rd,
+            data[:10],
+            int.from_bytes(key[9:13], "big"),
+            prefix=prefix,
+            gateway=data[10 : 10 + size],
+            labels=(int.from_bytes(data[10 + size : 13 + size], "big"),),
+        )
     if t == EvpnRouteType.ETHERNET_AUTO_DISCOVERY:
-        return EvpnRoute(t, rd, key[9:19], int.from_bytes(key[19:23], "big"),
-                         labels=(int.from_bytes(data[:3], "big"),))
+        return EvpnRoute(
+            t,
+            rd,
+            key[9:19],
+            int.from_bytes(key[19:23], "big"),
+            labels=(int.from_bytes(data[:3], "big"),),
+        )
     if t == EvpnRouteType.INCLUSIVE_MULTICAST_ETHERNET_TAG:
         return EvpnRoute(t, rd, ethernet_tag=int.from_bytes(key[9:13], "big"), ip=key[14:])
     if t == EvpnRouteType.ETHERNET_SEGMENT:
@@ -243,8 +261,12 @@ class RtMembershipRoute:
             return {"family": "rtc", "default": True}
         rt = self.route_target
         text = ext_community_to_text(rt) if len(rt) == 8 else "0x" + rt.hex()
-        return {"family": "rtc", "origin_as": self.origin_as, "route_target": text,
-                "length": self.length}
+        return {
+            "family": "rtc",
+            "origin_as": self.origin_as,
+            "route_target": text,
+            "length": self.length,
+        }
 
     def __str__(self) -> str:
         if self.length == 0:
@@ -281,8 +303,11 @@ def route_from_wire(family: Family, key: bytes, data: bytes | None = None) -> Ro
     if family in (IPV4_LU, IPV6_LU):
         return LabeledRoute(Prefix.from_bits(afi, key[0], key[1:]), labels_from_field(data or b""))
     if family in (VPNV4, VPNV6):
-        return VpnRoute(RouteDistinguisher(key[1:9]), Prefix.from_bits(afi, key[0], key[9:]),
-                        labels_from_field(data or b""))
+        return VpnRoute(
+            RouteDistinguisher(key[1:9]),
+            Prefix.from_bits(afi, key[0], key[9:]),
+            labels_from_field(data or b""),
+        )
     if family == EVPN:
         return _evpn_from_wire(key, data)
     if family == RTC:

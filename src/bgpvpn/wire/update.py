@@ -170,21 +170,43 @@ def decode_update(msg: bytes, ctx: WireContext = DEFAULT_CONTEXT) -> UpdateMessa
     """Decode an UPDATE (``msg`` includes the 19-octet header). Never raises."""
     n = len(msg)
     if n < 23:
-        return UpdateMessage(problems=(_reset(UpdateError.MALFORMED_ATTRIBUTE_LIST, 19,
-                                              "length", f"UPDATE of {n} octets is below 23"),))
+        return UpdateMessage(
+            problems=(
+                _reset(
+                    UpdateError.MALFORMED_ATTRIBUTE_LIST,
+                    19,
+                    "length",
+                    f"UPDATE of {n} octets is below 23",
+                ),
+            )
+        )
     wlen = (msg[19] << 8) | msg[20]
     wend = 21 + wlen
     if wend + 2 > n:
-        return UpdateMessage(problems=(_reset(UpdateError.MALFORMED_ATTRIBUTE_LIST, 19,
-                                              "withdrawn routes length",
-                                              f"{wlen} overruns the message"),))
+        return UpdateMessage(
+            problems=(
+                _reset(
+                    UpdateError.MALFORMED_ATTRIBUTE_LIST,
+                    19,
+                    "withdrawn routes length",
+                    f"{wlen} overruns the message",
+                ),
+            )
+        )
     alen = (msg[wend] << 8) | msg[wend + 1]
     astart = wend + 2
     aend = astart + alen
     if aend > n:
-        return UpdateMessage(problems=(_reset(UpdateError.MALFORMED_ATTRIBUTE_LIST, wend,
-                                              "total path attribute length",
-                                              f"{alen} overruns the message"),))
+        return UpdateMessage(
+            problems=(
+                _reset(
+                    UpdateError.MALFORMED_ATTRIBUTE_LIST,
+                    wend,
+                    "total path attribute length",
+                    f"{alen} overruns the message",
+                ),
+            )
+        )
     add_path = ctx.add_path
     withdrawn: list[NlriBlock] = []
     announced: list[NlriBlock] = []
@@ -194,8 +216,9 @@ def decode_update(msg: bytes, ctx: WireContext = DEFAULT_CONTEXT) -> UpdateMessa
             keys, _, ids = split_prefixes(msg, 21, wend, 32, IPV4_UNICAST in add_path)
             withdrawn.append(NlriBlock(IPV4_UNICAST, keys, None, ids, None, False))
         except NlriError as e:
-            problems.append(_reset(UpdateError.MALFORMED_ATTRIBUTE_LIST, e.offset,
-                                   "withdrawn routes", e.reason))
+            problems.append(
+                _reset(UpdateError.MALFORMED_ATTRIBUTE_LIST, e.offset, "withdrawn routes", e.reason)
+            )
     attrs: PathAttributes | None = None
     spans: list[MpSpan] = []
     if alen:
@@ -239,8 +262,11 @@ def decode_update(msg: bytes, ctx: WireContext = DEFAULT_CONTEXT) -> UpdateMessa
 
 def _missing(offset: int, name: str) -> UpdateProblem:
     return UpdateProblem(
-        ErrorAction.TREAT_AS_WITHDRAW, ErrorCode.UPDATE_MESSAGE,
-        UpdateError.MISSING_WELL_KNOWN_ATTRIBUTE, offset, name,
+        ErrorAction.TREAT_AS_WITHDRAW,
+        ErrorCode.UPDATE_MESSAGE,
+        UpdateError.MISSING_WELL_KNOWN_ATTRIBUTE,
+        offset,
+        name,
         "missing well-known mandatory attribute (RFC7606 3.d)",
         bytes((AttrType[name].value,)),
     )
@@ -260,8 +286,15 @@ def _decode_mp(
     data = msg[span.header_offset : end]
     if span.type == AttrType.MP_UNREACH_NLRI:
         if end - v < 3:
-            problems.append(_reset(UpdateError.OPTIONAL_ATTRIBUTE_ERROR, span.header_offset, name,
-                                   f"length {end - v} is below 3", data))
+            problems.append(
+                _reset(
+                    UpdateError.OPTIONAL_ATTRIBUTE_ERROR,
+                    span.header_offset,
+                    name,
+                    f"length {end - v} is below 3",
+                    data,
+                )
+            )
             return
         afi = (msg[v] << 8) | msg[v + 1]
         safi = msg[v + 2]
@@ -269,22 +302,43 @@ def _decode_mp(
         next_hop = b""
     else:
         if end - v < 5:
-            problems.append(_reset(UpdateError.OPTIONAL_ATTRIBUTE_ERROR, span.header_offset, name,
-                                   f"length {end - v} is below 5", data))
+            problems.append(
+                _reset(
+                    UpdateError.OPTIONAL_ATTRIBUTE_ERROR,
+                    span.header_offset,
+                    name,
+                    f"length {end - v} is below 5",
+                    data,
+                )
+            )
             return
         afi = (msg[v] << 8) | msg[v + 1]
         safi = msg[v + 2]
         nhlen = msg[v + 3]
         nlri_start = v + 4 + nhlen + 1
         if nlri_start > end:
-            problems.append(_reset(UpdateError.OPTIONAL_ATTRIBUTE_ERROR, v + 3, name,
-                                   f"next hop length {nhlen} overruns the attribute", data))
+            problems.append(
+                _reset(
+                    UpdateError.OPTIONAL_ATTRIBUTE_ERROR,
+                    v + 3,
+                    name,
+                    f"next hop length {nhlen} overruns the attribute",
+                    data,
+                )
+            )
             return
         allowed = _NEXT_HOP_LENGTHS.get((afi, safi))
         if allowed is not None and nhlen not in allowed:
-            problems.append(_reset(UpdateError.OPTIONAL_ATTRIBUTE_ERROR, v + 3, name,
-                                   f"next hop length {nhlen} is not valid for AFI {afi} SAFI "
-                                   f"{safi} (expected one of {allowed})", data))
+            problems.append(
+                _reset(
+                    UpdateError.OPTIONAL_ATTRIBUTE_ERROR,
+                    v + 3,
+                    name,
+                    f"next hop length {nhlen} is not valid for AFI {afi} SAFI "
+                    f"{safi} (expected one of {allowed})",
+                    data,
+                )
+            )
             return
         next_hop = msg[v + 4 : v + 4 + nhlen]
     family = _family(afi, safi)
@@ -296,8 +350,15 @@ def _decode_mp(
         try:
             keys, datas, ids = split(msg, nlri_start, end, family in ctx.add_path, is_withdraw)
         except NlriError as e:
-            problems.append(_reset(UpdateError.OPTIONAL_ATTRIBUTE_ERROR, e.offset, name,
-                                   f"{family.name} NLRI: {e.reason}", data))
+            problems.append(
+                _reset(
+                    UpdateError.OPTIONAL_ATTRIBUTE_ERROR,
+                    e.offset,
+                    name,
+                    f"{family.name} NLRI: {e.reason}",
+                    data,
+                )
+            )
             return
         block = NlriBlock(family, keys, datas, ids, None, True)
     if is_withdraw:
@@ -305,8 +366,9 @@ def _decode_mp(
     else:
         nh_attrs = ctx.attribute_cache.with_next_hop(attrs, next_hop)
         announced.append(
-            NlriBlock(block.family, block.keys, block.data, block.path_ids, nh_attrs, True,
-                      block.opaque)
+            NlriBlock(
+                block.family, block.keys, block.data, block.path_ids, nh_attrs, True, block.opaque
+            )
         )
 
 

@@ -1,0 +1,1 @@
+"""The ``bgpvpn`` command line."""
