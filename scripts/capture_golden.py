@@ -759,13 +759,14 @@ end
     }
     f.save_views(frr_views)
 
-    # route refresh both ways
+    # route refresh (FRR sends one per family; GoBGP's softresetin stays local)
     f.vtysh("clear bgp * soft in")
     ctx.event("FRR: clear bgp * soft in (FRR sends ROUTE-REFRESH)")
     time.sleep(2)
     g.cli("neighbor", B4, "softresetin")
     g.cli("neighbor", B6, "softresetin")
-    ctx.event("GoBGP: neighbor softresetin (GoBGP sends ROUTE-REFRESH)")
+    ctx.event("GoBGP: neighbor softresetin (GoBGP 3.10 re-applies its import policy from its "
+              "Adj-RIB-In: it sends no ROUTE-REFRESH)")
     time.sleep(2)
     # withdrawals
     g.delete("ipv4", "203.0.113.0/28")
@@ -797,6 +798,654 @@ end
     ctx.stop_capture()
 
 
+def scn_gobgp_frr_ebgp(ctx: Ctx) -> None:
+    a, b = two_namespaces(ctx)
+    ctx.start_capture(a, "vAB")
+    asn_a, asn_b = 4200000001, 4200000002
+    fams = ["ipv4-unicast", "ipv6-unicast", "l3vpn-ipv4-unicast"]
+    gr = ("  [neighbors.graceful-restart.config]\n    enabled = true\n    restart-time = 120\n"
+          "    long-lived-enabled = true\n")
+    afi_gr = ("    [neighbors.afi-safis.mp-graceful-restart.config]\n      enabled = true\n"
+              "    [neighbors.afi-safis.long-lived-graceful-restart.config]\n"
+              "      enabled = true\n      restart-time = 3600\n")
+    g = GoBGP(ctx, a, "A", gobgp_global(asn_a, A4)
+              + gobgp_neighbor(B4, asn_b, fams, extra=gr, afi_extra=dict.fromkeys(fams, afi_gr)),
+              "gobgp-A")
+    frr_conf = f"""frr defaults traditional
+hostname frr-B
+!
+route-map PREPEND permit 10
+ set as-path prepend {asn_b} {asn_b} 65555
+ set community 65000:77 graceful-shutdown
+ set large-community {asn_b}:1:1
+exit
+route-map SET-RT permit 10
+ set extcommunity rt {asn_b}:100
+exit
+!
+router bgp {asn_b}
+ bgp router-id {B4}
+ no bgp ebgp-requires-policy
+ no bgp default ipv4-unicast
+ no bgp network import-check
+ bgp graceful-restart
+ bgp graceful-restart restart-time 120
+ bgp long-lived-graceful-restart stale-time 3600
+ neighbor {A4} remote-as {asn_a}
+ neighbor {A4} timers connect 1
+ neighbor {A4} capability extended-nexthop
+ address-family ipv4 unicast
+  network 203.0.113.224/28 route-map PREPEND
+  network 203.0.113.240/28
+  neighbor {A4} activate
+ exit-address-family
+ address-family ipv6 unicast
+  network 2001:db8:500::/48 route-map PREPEND
+  neighbor {A4} activate
+ exit-address-family
+ address-family ipv4 vpn
+  network 203.0.113.160/28 rd {asn_b}:102 label 102 route-map SET-RT
+  neighbor {A4} activate
+ exit-address-family
+exit
+!
+end
+"""
+    f = FRR(ctx, b, "B", frr_conf)
+    ctx.impl("A", "gobgp", a, asn=asn_a, router_id=A4,
+             notes="graceful restart + long-lived graceful restart configured for all families")
+    ctx.impl("B", "frr", b, asn=asn_b, router_id=B4,
+             notes="graceful restart, LLGR stale-time, extended-nexthop, sends FQDN and "
+                   "extended message capabilities")
+    ctx.session("A", "B", "ebgp", fams, transport=f"{A4} <-> {B4}",
+                notes="IPv6 unicast over the IPv4 session")
+    g.add("ipv4", "203.0.113.64/28", "aspath", "4200000010,65020,4200000011", "nexthop", A4,
+          "community", "65000:1,no-export", "large-community", f"{asn_a}:7:7", "med", "3")
+    g.add("ipv4", "203.0.113.72/29", "origin", "incomplete", "nexthop", A4)
+    g.add("ipv6", "2001:db8:600::/48", "aspath", "65030", "nexthop", A6)
+    g.add("vpnv4", "203.0.113.144/28", "label", "101", "rd", f"{asn_a}:101", "rt",
+          f"{asn_b}:100", "nexthop", A4)
+    ctx.originated("frr-B", "ipv4", f"203.0.113.224/28 (as-path prepend {asn_b} {asn_b} 65555, "
+                   "community 65000:77 graceful-shutdown, large-community)")
+    ctx.originated("frr-B", "ipv4", "203.0.113.240/28")
+    ctx.originated("frr-B", "ipv6", "2001:db8:500::/48 (prepend, communities)")
+    ctx.originated("frr-B", "vpnv4", f"203.0.113.160/28 rd {asn_b}:102 label 102 "
+                   f"rt {asn_b}:100")
+    wait_until("session Established", lambda: g.established(B4), 60)
+    ctx.event("established")
+    wait_until("routes exchanged", lambda: (
+        g.adj_in(B4, "ipv4") >= 2 and g.adj_in(B4, "ipv6") >= 1 and g.adj_in(B4, "vpnv4") >= 1
+        and f.accepted(A4, "ipv4Unicast") >= 2 and f.accepted(A4, "ipv6Unicast") >= 1
+        and f.accepted(A4, "ipv4Vpn") >= 1), 60)
+    ctx.event("routes exchanged (End-of-RIB markers follow from the graceful restart cap)")
+    time.sleep(2)  # let the End-of-RIB markers pass
+    g.save_views({B4: ["ipv4", "ipv6", "vpnv4"]}, ["ipv4", "ipv6", "vpnv4"])
+    f.save_views({"summary": "show bgp summary json",
+                  "neighbors": "show bgp neighbors json",
+                  "ipv4": "show bgp ipv4 unicast json",
+                  "ipv6": "show bgp ipv6 unicast json",
+                  "ipv4-vpn": "show bgp ipv4 vpn json",
+                  "graceful-restart": "show bgp neighbors graceful-restart json"})
+    g.delete("ipv4", "203.0.113.72/29")
+    ctx.event("GoBGP withdraws 203.0.113.72/29")
+    wait_until("withdrawal", lambda: f.accepted(A4, "ipv4Unicast") == 1, 30)
+    ctx.stop_capture()
+
+
+def bird_attr_conf(rundir_hint: str = "RUNDIR") -> str:
+    return f"""log "{rundir_hint}/bird.log" all;
+router id {B4};
+ipv4 table master4;
+ipv6 table master6;
+vpn4 table vpntab4;
+vpn6 table vpntab6;
+
+protocol device {{}}
+protocol direct {{ ipv4; ipv6; }}
+
+protocol static s4 {{
+  ipv4;
+  route 203.0.113.32/28 blackhole {{ igp_metric = 100; }};
+  route 203.0.113.48/28 blackhole;
+}}
+protocol static s6 {{ ipv6; route 2001:db8:100:2::/64 blackhole; }}
+protocol static sv4 {{ vpn4; route 65000:102 203.0.113.160/28 blackhole;
+  route 192.0.2.2:103 203.0.113.176/28 blackhole; }}
+protocol static sv6 {{ vpn6; route 65000:102 2001:db8:200:2::/64 blackhole; }}
+
+filter ex4 {{
+  bgp_origin = ORIGIN_INCOMPLETE;
+  bgp_med = 20;
+  bgp_local_pref = 250;
+  bgp_community.add((65000, 42));
+  bgp_community.add((65535, 65281));
+  bgp_large_community.add((65000, 1, 2));
+  bgp_ext_community.add((rt, 65000, 100));
+  bgp_ext_community.add((ro, 65000, 7));
+  accept;
+}}
+filter ex_vpn {{
+  bgp_ext_community.add((rt, 65000, 100));
+  bgp_ext_community.add((rt, 192.0.2.2, 100));
+  bgp_ext_community.add((rt, 4200000001, 100));
+  bgp_large_community.add((65000, 9, 9));
+  accept;
+}}
+filter ex6 {{
+  bgp_med = 60;
+  bgp_community.add((65001, 6));
+  accept;
+}}
+
+protocol bgp p4 {{
+  local {B4} as 65000;
+  neighbor {A4} as 65000;
+  connect delay time 1; connect retry time 2;
+  ipv4 {{ import all; export filter ex4; next hop self; aigp on; aigp originate; }};
+  vpn4 mpls {{ import all; export filter ex_vpn; next hop self; igp table master4; }};
+}}
+protocol bgp p6 {{
+  local {B6} as 65001;
+  neighbor {A6} as 65000;
+  local role provider;
+  connect delay time 1; connect retry time 2;
+  ipv6 {{ import all; export filter ex6; }};
+  vpn6 mpls {{ import all; export filter ex_vpn; igp table master6; }};
+}}
+"""
+
+
+def scn_gobgp_bird(ctx: Ctx) -> None:
+    a, b = two_namespaces(ctx)
+    ctx.start_capture(a, "vAB")
+    fam4 = ["ipv4-unicast", "l3vpn-ipv4-unicast"]
+    fam6 = ["ipv6-unicast", "l3vpn-ipv6-unicast"]
+    g = GoBGP(ctx, a, "A", gobgp_global(65000, A4)
+              + gobgp_neighbor(B4, 65000, fam4) + gobgp_neighbor(B6, 65001, fam6), "gobgp-A")
+    bird = Bird(ctx, b, "B", bird_attr_conf())
+    ctx.impl("A", "gobgp", a, asn=65000, router_id=A4)
+    ctx.impl("B", "bird", b, asn={"p4": 65000, "p6": 65001}, router_id=B4,
+             notes="p4: iBGP with AIGP (aigp originate); p6: eBGP with RFC 9234 "
+                   "'local role provider' (role capability, OTC attribute on export)")
+    ctx.session("A", "B", "ibgp", fam4, transport=f"{A4} <-> {B4}")
+    ctx.session("A", "B", "ebgp", fam6, transport=f"{A6} <-> {B6}")
+    g.add("ipv4", "203.0.113.16/28", "nexthop", A4, "community", "65000:10",
+          "aigp", "metric", "50")
+    g.add("ipv6", "2001:db8:100:1::/64", "nexthop", A6)
+    g.add("vpnv4", "203.0.113.144/28", "label", "101", "rd", "65000:101", "rt", "65000:100",
+          "nexthop", A4)
+    g.add("vpnv6", "2001:db8:200:1::/64", "label", "101", "rd", "65000:101", "rt", "65000:100",
+          "nexthop", A6)
+    ctx.originated("bird-B", "ipv4", "203.0.113.32/28 (igp_metric 100 -> AIGP), 203.0.113.48/28;"
+                   " export filter: origin incomplete, MED 20, local-pref 250, communities "
+                   "65000:42 + no-export, large community 65000:1:2, ext communities "
+                   "rt 65000:100 + ro 65000:7")
+    ctx.originated("bird-B", "ipv6", "2001:db8:100:2::/64 (eBGP, MED 60, community 65001:6, "
+                   "OTC added by role provider)")
+    ctx.originated("bird-B", "vpnv4", "65000:102 203.0.113.160/28, 192.0.2.2:103 "
+                   "203.0.113.176/28 (blackhole -> label 3), RTs of 3 types, large community")
+    ctx.originated("bird-B", "vpnv6", "65000:102 2001:db8:200:2::/64 (label 3)")
+    wait_until("sessions Established", lambda: g.established(B4) and g.established(B6), 60)
+    ctx.event("established")
+    wait_until("routes exchanged", lambda: (
+        g.adj_in(B4, "ipv4") >= 2 and g.adj_in(B4, "vpnv4") >= 2 and g.adj_in(B6, "ipv6") >= 1
+        and g.adj_in(B6, "vpnv6") >= 1
+        and "Routes:         4 imported" not in bird.birdc("show", "route", "count")
+        and bird.birdc("show", "route", "count").strip() != ""), 60)
+    wait_until("GoBGP routes in BIRD", lambda: all(
+        p in bird.birdc("show", "route", "all") for p in (
+            "203.0.113.16/28", "2001:db8:100:1::/64", "203.0.113.144/28",
+            "2001:db8:200:1::/64")), 30)
+    ctx.event("routes exchanged")
+    g.save_views({B4: ["ipv4", "vpnv4"], B6: ["ipv6", "vpnv6"]},
+                 ["ipv4", "ipv6", "vpnv4", "vpnv6"])
+    ctx.view_cmd("bird-B-protocols.txt", lambda: bird.birdc("show", "protocols", "all"))
+    for t in ("master4", "master6", "vpntab4", "vpntab6"):
+        ctx.view_cmd(f"bird-B-route-{t}.txt",
+                     lambda t=t: bird.birdc("show", "route", "table", t, "all"))
+    bird.birdc("reload", "in", "p4")
+    ctx.event("BIRD: reload in p4 (BIRD sends ROUTE-REFRESH)")
+    time.sleep(2)
+    bird.birdc("disable", "p6", '"gcap: BIRD disables p6"')
+    ctx.event("BIRD: disable p6 with a message (Cease/Administrative Shutdown)",
+              message="gcap: BIRD disables p6")
+    wait_until("p6 down", lambda: not g.established(B6), 20)
+    ctx.stop_capture()
+
+
+def scn_gobgp_bird_bulk(ctx: Ctx) -> None:
+    a, b = two_namespaces(ctx)
+    ctx.start_capture(a, "vAB")
+    prefixes = [f"{net}.{i << (32 - plen) & 0xff}/{plen}"
+                for net in ("192.0.2", "198.51.100", "203.0.113")
+                for plen in range(24, 33) for i in range(1 << (plen - 24))]
+    routes = "\n".join(f"  route {p} blackhole;" for p in prefixes)
+    conf = f"""log "RUNDIR/bird.log" all;
+router id {B4};
+protocol device {{}}
+protocol static bulk {{ ipv4;
+{routes}
+}}
+filter ex {{
+  if net.len >= 30 then bgp_community.add((65001, 30));
+  if net.len = 32 then bgp_large_community.add((65001, 32, 32));
+  accept;
+}}
+protocol bgp p4 {{
+  local {B4} as 65001;
+  neighbor {A4} as 65000;
+  connect delay time 1; connect retry time 2;
+  ipv4 {{ import none; export filter ex; }};
+}}
+"""
+    g = GoBGP(ctx, a, "A", gobgp_global(65000, A4) + gobgp_neighbor(B4, 65001, ["ipv4-unicast"]),
+              "gobgp-A")
+    Bird(ctx, b, "B", conf)
+    ctx.impl("A", "gobgp", a, asn=65000, router_id=A4)
+    ctx.impl("B", "bird", b, asn=65001, router_id=B4)
+    ctx.session("A", "B", "ebgp", ["ipv4-unicast"], transport=f"{A4} <-> {B4}")
+    ctx.originated("bird-B", "ipv4", f"{len(prefixes)} prefixes: every /24../32 inside "
+                   "192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24; community 65001:30 on "
+                   "/30-/32, large community 65001:32:32 on /32 (3 attribute sets)",
+                   count=len(prefixes))
+    wait_until("session Established", lambda: g.established(B4), 60)
+    ctx.event("established")
+    wait_until(f"{len(prefixes)} routes at GoBGP",
+               lambda: g.adj_in(B4, "ipv4") == len(prefixes), 60, 1.0)
+    ctx.event(f"{len(prefixes)} routes received")
+    ctx.view_cmd("gobgp-A-neighbors.json", lambda: g.cli("-j", "neighbor"))
+    ctx.view_cmd("gobgp-A-global-rib-ipv4-summary.txt",
+                 lambda: g.cli("global", "rib", "-a", "ipv4", "summary"))
+    ctx.view_cmd("gobgp-A-global-rib-ipv4.txt", lambda: g.cli("global", "rib", "-a", "ipv4"))
+    ctx.stop_capture()
+
+
+def scn_gobgp_openbgpd(ctx: Ctx) -> None:
+    a, b = two_namespaces(ctx)
+    ctx.start_capture(a, "vAB")
+    fam4 = ["ipv4-unicast", "l3vpn-ipv4-unicast"]
+    fam6 = ["ipv6-unicast", "l3vpn-ipv6-unicast"]
+    g = GoBGP(ctx, a, "A", gobgp_global(65000, A4)
+              + gobgp_neighbor(B4, 65000, fam4) + gobgp_neighbor(B6, 65000, fam6), "gobgp-A")
+    conf = f"""AS 65000
+router-id {B4}
+socket "RUNDIR/bgpd.sock"
+fib-update no
+listen on {B4}
+listen on {B6}
+network 203.0.113.32/28 set {{ community 65000:30 large-community 65000:3:1 \
+ext-community rt 65000:100 ext-community soo 65000:7 med 40 localpref 160 }}
+network 203.0.113.48/28 set {{ community NO_EXPORT community 65000:31 }}
+network 2001:db8:100:2::/64 set {{ large-community 65000:6:1 med 61 }}
+neighbor {A4} {{
+  remote-as 65000
+  descr "gobgp-v4"
+  announce IPv4 unicast
+  announce IPv4 vpn
+  announce refresh yes
+  announce enhanced refresh yes
+  announce add-path recv yes
+}}
+neighbor {A6} {{
+  remote-as 65000
+  descr "gobgp-v6"
+  announce IPv6 unicast
+  announce IPv6 vpn
+}}
+allow from any
+allow to any
+""".replace("\\\n", "")
+    o = OpenBGPD(ctx, b, "B", conf)
+    ctx.impl("A", "gobgp", a, asn=65000, router_id=A4)
+    ctx.impl("B", "openbgpd", b, asn=65000, router_id=B4,
+             notes="VPN is receive-only on Linux (no mpe interface); announces enhanced "
+                   "refresh and add-path receive on the IPv4 session")
+    ctx.session("A", "B", "ibgp", fam4, transport=f"{A4} <-> {B4}")
+    ctx.session("A", "B", "ibgp", fam6, transport=f"{A6} <-> {B6}")
+    g.add("ipv4", "203.0.113.16/28", "nexthop", A4, "community", "65000:10", "large-community",
+          "65000:1:1", "local-pref", "120")
+    g.add("ipv6", "2001:db8:100:1::/64", "nexthop", A6)
+    g.add("vpnv4", "203.0.113.144/28", "label", "101", "rd", "65000:101", "rt", "65000:100",
+          "nexthop", A4)
+    g.add("vpnv6", "2001:db8:200:1::/64", "label", "101", "rd", "65000:101", "rt", "65000:100",
+          "nexthop", A6)
+    ctx.originated("openbgpd-B", "ipv4", "203.0.113.32/28 (community 65000:30, large-community "
+                   "65000:3:1, ext-community rt 65000:100 + soo 65000:7, MED 40, localpref 160)")
+    ctx.originated("openbgpd-B", "ipv4", "203.0.113.48/28 (community NO_EXPORT 65000:31)")
+    ctx.originated("openbgpd-B", "ipv6", "2001:db8:100:2::/64 (large-community, MED 61)")
+    wait_until("sessions Established", lambda: g.established(B4) and g.established(B6), 60)
+    ctx.event("established")
+    wait_until("routes exchanged", lambda: (
+        g.adj_in(B4, "ipv4") >= 2 and g.adj_in(B6, "ipv6") >= 1
+        and "203.0.113.144/28" in o.bgpctl("show", "rib", "vpnv4")
+        and "2001:db8:200:1::/64" in o.bgpctl("show", "rib", "vpnv6")
+        and "203.0.113.16/28" in o.bgpctl("show", "rib", "inet")), 60)
+    ctx.event("routes exchanged")
+    g.save_views({B4: ["ipv4", "vpnv4"], B6: ["ipv6", "vpnv6"]},
+                 ["ipv4", "ipv6", "vpnv4", "vpnv6"])
+    for name, args in {"summary": ["show"], "neighbors": ["show", "neighbor"],
+                       "rib-detail": ["show", "rib", "detail"],
+                       "rib-inet": ["show", "rib", "inet"], "rib-inet6": ["show", "rib", "inet6"],
+                       "rib-vpnv4": ["show", "rib", "vpnv4", "detail"],
+                       "rib-vpnv6": ["show", "rib", "vpnv6", "detail"]}.items():
+        ctx.view_cmd(f"openbgpd-B-{name}.txt", lambda args=args: o.bgpctl(*args))
+        ctx.view_cmd(f"openbgpd-B-{name}.json", lambda args=args: o.bgpctl("-j", *args))
+    o.bgpctl("neighbor", A4, "refresh")
+    ctx.event("OpenBGPD: bgpctl neighbor refresh (ROUTE-REFRESH)")
+    time.sleep(2)
+    msg = "gcap: OpenBGPD neighbor down"
+    o.bgpctl("neighbor", A6, "down", msg)
+    ctx.event("OpenBGPD: bgpctl neighbor down with a message", message=msg)
+    wait_until("v6 session down", lambda: not g.established(B6), 20)
+    ctx.stop_capture()
+
+
+def scn_gobgp_exabgp(ctx: Ctx) -> None:
+    a, b = two_namespaces(ctx)
+    ctx.start_capture(a, "vAB")
+    asn = 4200000001
+    fam1 = ["ipv4-unicast", "ipv6-unicast", "ipv4-labelled-unicast", "l3vpn-ipv4-unicast",
+            "l3vpn-ipv6-unicast", "ipv4-flowspec", "l2vpn-evpn"]
+    fam2 = ["ipv4-unicast", "ipv6-unicast"]
+    addpath = "  [neighbors.add-paths.config]\n    send-max = 4\n    receive = true\n"
+    g = GoBGP(ctx, a, "A", gobgp_global(asn, A4) + gobgp_neighbor(B4, asn, fam1)
+              + gobgp_neighbor(B6, 65002, fam2, extra=addpath), "gobgp-A")
+    rich = ("origin egp as-path [ 65001 65002 ( 65003 65004 ) ] med 50 local-preference 300 "
+            "atomic-aggregate aggregator ( 65002:192.0.2.2 ) "
+            "community [ 65000:10 no-export no-advertise no-export-subconfed ] "
+            f"large-community [ {asn}:1:2 65000:0:4294967295 ] "
+            "extended-community [ target:65000:100 origin:65000:7 target:192.0.2.2:5 "
+            "target:4200000002L:6 ] originator-id 192.0.2.9 cluster-list [ 192.0.2.8 192.0.2.7 ]")
+    conf = f"""process recv {{
+  run /usr/bin/python3 RUNDIR/recv.py RUNDIR/recv.jsonl;
+  encoder json;
+}}
+
+neighbor {A4} {{
+  router-id {B4};
+  local-address {B4};
+  local-as {asn};
+  peer-as {asn};
+  hold-time 90;
+  family {{
+    ipv4 unicast;
+    ipv6 unicast;
+    ipv4 nlri-mpls;
+    ipv4 mpls-vpn;
+    ipv6 mpls-vpn;
+    ipv4 flow;
+    l2vpn evpn;
+  }}
+  capability {{ route-refresh; graceful-restart 120; }}
+  api {{
+    processes [ recv ];
+    receive {{ parsed; update; open; notification; refresh; }}
+  }}
+  static {{
+    route 203.0.113.64/28 next-hop {B4} {rich};
+    route 203.0.113.80/28 next-hop {B4} attribute [ 0xfe 0xc0 0xdeadbeef ];
+    route 203.0.113.96/28 next-hop {B4} label 200 community [ 65000:200 ];
+    route 203.0.113.112/28 next-hop {B4} label [ 300 301 ];
+    route 203.0.113.160/28 rd 65000:102 label 102 next-hop {B4} \
+extended-community [ target:65000:100 ];
+    route 203.0.113.176/28 rd 192.0.2.2:103 label 103 next-hop {B4} med 7 \
+extended-community [ target:65000:100 ];
+    route 2001:db8:100:2::/64 next-hop {B6} med 60 community [ 65000:60 ];
+    route 2001:db8:200:2::/64 rd 65000:102 label 102 next-hop {B6} \
+extended-community [ target:65000:100 ];
+  }}
+  flow {{
+    route fs1 {{
+      match {{ destination 203.0.113.0/24; source 198.51.100.0/24; protocol tcp; \
+destination-port =80; packet-length >200&<1000; }}
+      then {{ rate-limit 9600; }}
+    }}
+    route fs2 {{
+      match {{ destination 203.0.113.128/25; protocol udp; source-port >=1024; }}
+      then {{ discard; }}
+    }}
+    route fs3 {{
+      match {{ source 192.0.2.0/24; }}
+      then {{ redirect 65000:300; }}
+    }}
+  }}
+}}
+
+neighbor {A6} {{
+  router-id {B4};
+  local-address {B6};
+  local-as 65002;
+  peer-as 23456;
+  hold-time 90;
+  family {{
+    ipv4 unicast;
+    ipv6 unicast;
+  }}
+  capability {{ asn4 disable; add-path send/receive; route-refresh; }}
+  api {{
+    processes [ recv ];
+    receive {{ parsed; update; open; notification; refresh; }}
+  }}
+  static {{
+    route 203.0.113.192/28 next-hop {B4} path-information 0.0.0.1 as-path [ 65002 65003 ];
+    route 203.0.113.192/28 next-hop {B4} path-information 0.0.0.2 \
+as-path [ 65002 65004 65005 ];
+    route 2001:db8:400::/48 next-hop {B6} path-information 0.0.0.7 as-path [ 65002 ];
+  }}
+}}
+""".replace("\\\n", "")
+    exa = ExaBGP(ctx, b, "B", conf, f"{B4} {B6}")
+    ctx.impl("A", "gobgp", a, asn=asn, router_id=A4)
+    ctx.impl("B", "exabgp", b, asn={B4: asn, B6: 65002}, router_id=B4,
+             notes="neighbor over IPv6: 'asn4 disable' (2-octet AS, GoBGP uses AS_TRANS 23456 "
+                   "and AS4_PATH) and add-path send/receive")
+    ctx.session("A", "B", "ibgp", fam1, transport=f"{A4} <-> {B4}")
+    ctx.session("A", "B", "ebgp", fam2, transport=f"{A6} <-> {B6}",
+                notes="ExaBGP without the 4-octet AS capability; ADD-PATH both ways")
+    ctx.originated("exabgp-B", "ipv4", f"203.0.113.64/28 {rich}")
+    ctx.originated("exabgp-B", "ipv4", "203.0.113.80/28 with an unknown optional transitive "
+                   "attribute type 0xfe = 0xdeadbeef")
+    ctx.originated("exabgp-B", "ipv4-labelled-unicast",
+                   "203.0.113.96/28 label 200; 203.0.113.112/28 label stack [300 301]")
+    ctx.originated("exabgp-B", "vpnv4", "203.0.113.160/28 rd 65000:102 label 102; "
+                   "203.0.113.176/28 rd 192.0.2.2:103 label 103")
+    ctx.originated("exabgp-B", "ipv6", "2001:db8:100:2::/64 (over the IPv4 session)")
+    ctx.originated("exabgp-B", "vpnv6", "2001:db8:200:2::/64 rd 65000:102 label 102")
+    ctx.originated("exabgp-B", "ipv4-flowspec", "fs1 dst 203.0.113.0/24 src 198.51.100.0/24 "
+                   "proto tcp dport =80 len >200&<1000 -> rate-limit 9600; fs2 dst "
+                   "203.0.113.128/25 udp sport >=1024 -> discard; fs3 src 192.0.2.0/24 -> "
+                   "redirect 65000:300")
+    ctx.originated("exabgp-B", "ipv4", "over the IPv6 session with add-path: 203.0.113.192/28 "
+                   "path-id 1 and 2; ipv6 2001:db8:400::/48 path-id 7")
+    g.add("ipv4", "203.0.113.208/28", "identifier", "1", "aspath", "4200000005", "nexthop", A4)
+    g.add("ipv4", "203.0.113.208/28", "identifier", "2", "aspath", "65010,4200000006",
+          "nexthop", A4)
+    g.add("ipv6", "2001:db8:100:1::/64", "nexthop", A6, "aspath", "4200000007")
+    g.add("evpn", "macadv", "02:00:00:00:01:01", "203.0.113.201", "etag", "0", "label", "100",
+          "rd", "65000:201", "rt", "65000:100", "encap", "vxlan")
+    g.add("vpnv4", "203.0.113.144/28", "label", "101", "rd", "65000:101", "rt", "65000:100",
+          "nexthop", A4)
+
+    def exa_alive() -> bool:
+        ctx.check_alive(exa.proc)
+        return True
+
+    wait_until("sessions Established", lambda: exa_alive() and g.established(B4)
+               and g.established(B6), 60)
+    ctx.event("established")
+    wait_until("routes exchanged", lambda: (
+        g.adj_in(B4, "ipv4") >= 2 and g.adj_in(B4, "ipv4-mpls") >= 2
+        and g.adj_in(B4, "vpnv4") >= 2 and g.adj_in(B4, "vpnv6") >= 1
+        and g.adj_in(B4, "ipv4-flowspec") >= 3 and g.adj_in(B6, "ipv4") >= 2
+        and sum(1 for m in exa.messages() if m.get("type") == "update") >= 4), 60)
+    time.sleep(2)
+    ctx.event("routes exchanged")
+    g.save_views({B4: ["ipv4", "ipv6", "ipv4-mpls", "vpnv4", "vpnv6", "ipv4-flowspec", "evpn"],
+                  B6: ["ipv4", "ipv6"]},
+                 ["ipv4", "ipv6", "ipv4-mpls", "vpnv4", "vpnv6", "ipv4-flowspec", "evpn"])
+    ctx.stop_capture()
+    ctx.view("exabgp-B-received.jsonl", exa.recv.read_text() if exa.recv.exists() else "")
+
+
+def scn_gobgp_gobgp_rr(ctx: Ctx) -> None:
+    a, b, c = three_namespaces(ctx)
+    ctx.start_capture(a, "br0")
+    fams = ["l3vpn-ipv4-unicast", "l3vpn-ipv6-unicast", "l2vpn-evpn", "rtc"]
+    rr = ("  [neighbors.route-reflector.config]\n    route-reflector-client = true\n"
+          f'    route-reflector-cluster-id = "{A4}"\n')
+    ap = {"l3vpn-ipv4-unicast": "    [neighbors.afi-safis.add-paths.config]\n"
+                                "      send-max = 4\n      receive = true\n"}
+    ga = GoBGP(ctx, a, "A", gobgp_global(65000, A4)
+               + gobgp_neighbor(B4, 65000, fams, extra=rr, afi_extra=ap)
+               + gobgp_neighbor(C4, 65000, fams, extra=rr, afi_extra=ap), "gobgp-A-rr")
+    gb = GoBGP(ctx, b, "B", gobgp_global(65000, B4)
+               + gobgp_neighbor(A4, 65000, fams, afi_extra=ap), "gobgp-B")
+    gc = GoBGP(ctx, c, "C", gobgp_global(65000, C4)
+               + gobgp_neighbor(A4, 65000, fams, afi_extra=ap), "gobgp-C")
+    ctx.impl("A", "gobgp", a, asn=65000, router_id=A4, role="route reflector, cluster-id "
+             f"{A4}, add-path send-max 4 on vpnv4")
+    ctx.impl("B", "gobgp", b, asn=65000, router_id=B4, role="RR client")
+    ctx.impl("C", "gobgp", c, asn=65000, router_id=C4, role="RR client")
+    ctx.session("A", "B", "ibgp", fams, transport=f"{A4} <-> {B4}", notes="RR client")
+    ctx.session("A", "C", "ibgp", fams, transport=f"{A4} <-> {C4}", notes="RR client")
+    for g, vrf_rd in ((gb, "65000:92"), (gc, "65000:93")):
+        g.cli("vrf", "add", "v1", "rd", vrf_rd, "rt", "import", "65000:100", "65000:901",
+              "export", "65000:100")
+        ctx.originated(f"gobgp-{g.tag}", "rtc", "vrf v1 import RTs 65000:100 65000:901 -> RTC "
+                       "membership NLRI 65000:65000:100, 65000:65000:901")
+    rt = ["rt", "65000:100"]
+    for g, nh in ((ga, A4), (gb, B4), (gc, C4)):
+        g.add("vpnv4", "203.0.113.144/28", "label", "101", "rd", "65000:101", *rt,
+              "nexthop", nh, note="same prefix+RD from A, B and C -> ADD-PATH from the RR")
+    gb.add("vpnv6", "2001:db8:200:1::/64", "label", "102", "rd", "65000:102", *rt, "nexthop", B6)
+    gb.add("evpn", "a-d", "esi", "LACP", "02:00:00:00:00:0b", "11", "etag", "0", "label", "0",
+           "rd", "192.0.2.2:1", *rt, "encap", "vxlan", "esi-label", "400")
+    gb.add("evpn", "a-d", "esi", "ARBITRARY", "11:22:33:44:55:66:77:88:99", "etag", "100",
+           "label", "200", "rd", "192.0.2.2:2", *rt, "encap", "vxlan")
+    gb.add("evpn", "esi", B4, "esi", "LACP", "02:00:00:00:00:0b", "11", "rd", "192.0.2.2:3",
+           *rt, "encap", "vxlan")
+    gb.add("evpn", "macadv", "02:00:00:00:02:01", "203.0.113.202", "esi", "AS", "65000", "10",
+           "etag", "0", "label", "100", "rd", "192.0.2.2:4", *rt, "encap", "vxlan",
+           "router-mac", "02:00:00:00:02:00", "default-gateway")
+    gb.add("evpn", "multicast", B4, "etag", "0", "rd", "192.0.2.2:5", *rt, "encap", "vxlan",
+           "pmsi", "ingress-repl", "100", B4)
+    gb.add("evpn", "prefix", "203.0.113.80/28", "gw", "192.0.2.2", "esi", "MAC",
+           "02:00:00:00:00:0b", "12", "etag", "0", "label", "500", "rd", "192.0.2.2:6", *rt,
+           "encap", "vxlan", "router-mac", "02:00:00:00:02:00")
+    gc.add("evpn", "prefix", "2001:db8:300::/48", "gw", "::", "etag", "0", "label", "501",
+           "rd", "192.0.2.3:6", *rt, "encap", "vxlan", "router-mac", "02:00:00:00:03:00")
+    gc.add("evpn", "macadv", "02:00:00:00:03:01", "2001:db8::33", "etag", "0", "label", "100",
+           "rd", "192.0.2.3:4", *rt, "encap", "vxlan")
+    wait_until("sessions Established", lambda: ga.established(B4) and ga.established(C4), 60)
+    ctx.event("established")
+    wait_until("routes reflected", lambda: (
+        gc.adj_in(A4, "vpnv4") >= 2 and gc.adj_in(A4, "evpn") >= 6
+        and gb.adj_in(A4, "evpn") >= 2 and gb.adj_in(A4, "vpnv4") >= 2
+        and gc.adj_in(A4, "vpnv6") >= 1 and ga.adj_in(B4, "rtc") >= 2), 60)
+    time.sleep(2)
+    ctx.event("routes reflected (ORIGINATOR_ID/CLUSTER_LIST added by the RR)")
+    fam = ["vpnv4", "vpnv6", "evpn", "rtc"]
+    ga.save_views({B4: fam, C4: fam}, fam)
+    gb.save_views({A4: fam}, fam)
+    gc.save_views({A4: fam}, fam)
+    gb.delete("evpn", "a-d", "esi", "ARBITRARY", "11:22:33:44:55:66:77:88:99", "etag", "100",
+              "label", "200", "rd", "192.0.2.2:2")
+    gc.cli("vrf", "del", "v1")
+    ctx.event("B withdraws one E-VPN A-D route; C deletes its VRF (RTC withdrawal)")
+    wait_until("withdrawals reflected", lambda: gc.adj_in(A4, "evpn") <= 5
+               and ga.adj_in(C4, "rtc") == 0, 30)
+    time.sleep(1)
+    ctx.stop_capture()
+
+
+def mrt_gobgp(ctx: Ctx) -> None:
+    """GoBGP A dumps MRT (updates = BGP4MP, table = TABLE_DUMP_V2) while FRR B sends routes."""
+    a, b = two_namespaces(ctx)
+    mdir = ctx.subdir("mrt")
+    upd, table = mdir / "updates.mrt", mdir / "table.mrt"
+    mrt_conf = (f'[[mrt-dump]]\n  [mrt-dump.config]\n    dump-type = "updates"\n'
+                f'    file-name = "{upd}"\n\n'
+                f'[[mrt-dump]]\n  [mrt-dump.config]\n    dump-type = "table"\n'
+                f'    file-name = "{table}"\n    dump-interval = 3\n\n')
+    fams = ["ipv4-unicast", "ipv6-unicast"]
+    g = GoBGP(ctx, a, "A", gobgp_global(65000, A4) + gobgp_neighbor(B4, 65001, fams)
+              + mrt_conf, "gobgp-A")
+    frr_conf = f"""frr defaults traditional
+hostname frr-B
+!
+route-map ATTRS permit 10
+ set community 65001:1
+ set large-community 65001:2:3
+ set metric 11
+exit
+!
+router bgp 65001
+ bgp router-id {B4}
+ no bgp ebgp-requires-policy
+ no bgp default ipv4-unicast
+ no bgp network import-check
+ neighbor {A4} remote-as 65000
+ neighbor {A4} timers connect 1
+ address-family ipv4 unicast
+  network 203.0.113.32/28 route-map ATTRS
+  network 198.51.100.0/24
+  neighbor {A4} activate
+ exit-address-family
+ address-family ipv6 unicast
+  network 2001:db8:100:2::/64 route-map ATTRS
+  network 2001:db8:100:3::/64
+  neighbor {A4} activate
+ exit-address-family
+exit
+!
+end
+"""
+    f = FRR(ctx, b, "B", frr_conf)
+    g.add("ipv4", "203.0.113.16/28", "nexthop", A4, "community", "65000:1")
+    g.add("ipv6", "2001:db8:100:1::/64", "nexthop", A6)
+    wait_until("session Established", lambda: g.established(B4), 60)
+    wait_until("routes received", lambda: g.adj_in(B4, "ipv4") >= 2
+               and g.adj_in(B4, "ipv6") >= 2, 60)
+    t_routes = time.time()
+    f.vtysh("configure terminal", "router bgp 65001", "address-family ipv4 unicast",
+            "no network 198.51.100.0/24")
+    wait_until("withdrawal received", lambda: g.adj_in(B4, "ipv4") == 1, 30)
+    wait_until("a table dump taken after the routes arrived",
+               lambda: table.exists() and table.stat().st_mtime > t_routes + 1
+               and table.stat().st_size > 200, 30, 0.5)
+    time.sleep(1)
+    rib4 = g.cli("-j", "global", "rib", "-a", "ipv4")
+    rib6 = g.cli("-j", "global", "rib", "-a", "ipv6")
+    g.cli("neighbor", B4, "shutdown", "--reason", "gcap: end of MRT recording")
+    wait_until("session down", lambda: not g.established(B4), 20)
+    time.sleep(1)
+    ctx.mrt_dir.mkdir(parents=True, exist_ok=True)
+    # stop gobgpd so the dumps are flushed and closed
+    for p in list(RES.procs):
+        if p.name == "gobgpd-A":
+            RES.stop_proc(p)
+    shutil.copyfile(table, ctx.mrt_dir / "gobgp-table-dump-v2.mrt")
+    shutil.copyfile(upd, ctx.mrt_dir / "gobgp-bgp4mp-updates.mrt")
+    common = {"recorded_by": "scripts/capture_golden.py --scenario mrt-gobgp",
+              "implementation": f"gobgp {version_of('gobgp')}",
+              "peer": f"frr {version_of('frr')} AS 65001 at {B4}",
+              "local": f"gobgp AS 65000 at {A4}"}
+    (ctx.mrt_dir / "gobgp-table-dump-v2.json").write_text(json.dumps({
+        **common, "format": "RFC 6396 TABLE_DUMP_V2 (type 13): PEER_INDEX_TABLE, "
+        "RIB_IPV4_UNICAST, RIB_IPV6_UNICAST", "config": "[[mrt-dump]] dump-type = table, "
+        "dump-interval = 3 (the last dump of the global RIB is kept)",
+        "content": "GoBGP's global RIB after the withdrawal of 198.51.100.0/24",
+        "expected_ipv4": json.loads(rib4), "expected_ipv6": json.loads(rib6)}, indent=1) + "\n")
+    (ctx.mrt_dir / "gobgp-bgp4mp-updates.json").write_text(json.dumps({
+        **common, "format": "RFC 6396 BGP4MP (type 16) / BGP4MP_ET: messages and state "
+        "changes GoBGP recorded for its peer", "config": "[[mrt-dump]] dump-type = updates",
+        "content": "the UPDATEs received from FRR (ipv4 203.0.113.32/28 with community "
+        "65001:1, large community 65001:2:3, MED 11; 198.51.100.0/24; ipv6 "
+        "2001:db8:100:2::/64, 2001:db8:100:3::/64; End-of-RIB), then the withdrawal of "
+        "198.51.100.0/24"}, indent=1) + "\n")
+    ctx.event("MRT files written")
+
+
 # --------------------------------------------------------------------------------------------
 # driver
 
@@ -811,8 +1460,40 @@ def register(name: str, description: str, func: Callable[[Ctx], None], default: 
 register("gobgp-frr-ibgp",
          "GoBGP <-> FRR iBGP over IPv4 (ipv4, vpnv4, evpn) and IPv6 (ipv6, vpnv6) transport; "
          "routes with communities/large communities/MED/local-pref both ways; E-VPN type 2/3/5 "
-         "both ways; ROUTE-REFRESH both ways; withdrawals both ways; administrative shutdown "
+         "both ways; ROUTE-REFRESH from FRR; withdrawals both ways; administrative shutdown "
          "with an RFC 9003 message from each side.", scn_gobgp_frr_ibgp)
+register("gobgp-frr-ebgp",
+         "GoBGP (AS 4200000001) <-> FRR (AS 4200000002) eBGP: 4-octet ASNs, multi-AS AS_PATHs "
+         "and prepends, graceful restart + long-lived graceful restart, FQDN/extended message "
+         "capabilities from FRR, IPv6 unicast over the IPv4 session, End-of-RIB markers.",
+         scn_gobgp_frr_ebgp)
+register("gobgp-bird",
+         "GoBGP <-> BIRD: iBGP over IPv4 (ipv4 with AIGP, MED, local-pref, communities, large "
+         "and extended communities; vpnv4 with label 3) and eBGP over IPv6 with the RFC 9234 "
+         "role capability and OTC (ipv6, vpnv6); ROUTE-REFRESH from BIRD; shutdown message.",
+         scn_gobgp_bird)
+register("gobgp-bird-bulk",
+         "BIRD sends 1533 IPv4 prefixes (every /24../32 in the three documentation /24s) to "
+         "GoBGP over eBGP: many NLRI packed per UPDATE.", scn_gobgp_bird_bulk)
+register("gobgp-openbgpd",
+         "GoBGP <-> OpenBGPD iBGP over IPv4 (ipv4, vpnv4) and IPv6 (ipv6, vpnv6): OpenBGPD "
+         "network statements with communities/large/ext communities, MED, localpref; VPN "
+         "received by OpenBGPD; ROUTE-REFRESH and a shutdown message from OpenBGPD.",
+         scn_gobgp_openbgpd)
+register("gobgp-exabgp",
+         "GoBGP <-> ExaBGP: iBGP (4-octet AS) with attribute-rich routes (AS_SET, atomic "
+         "aggregate, aggregator, originator id, cluster list, unknown transitive attribute), "
+         "labeled unicast, vpnv4/vpnv6, flowspec; plus an eBGP session over IPv6 without the "
+         "4-octet AS capability (AS_TRANS + AS4_PATH) and with ADD-PATH both ways.",
+         scn_gobgp_exabgp)
+register("gobgp-gobgp-rr",
+         "Three GoBGPs, A the route reflector of B and C (one bridge, one capture): RTC "
+         "membership NLRI, reflected routes with ORIGINATOR_ID/CLUSTER_LIST, ADD-PATH on "
+         "vpnv4, E-VPN types 1/2/3/4/5 with ESI label, default gateway, router MAC, PMSI "
+         "tunnel; withdrawals incl. RTC.", scn_gobgp_gobgp_rr)
+register("mrt-gobgp",
+         "GoBGP MRT dumps while FRR sends ipv4/ipv6 routes: TABLE_DUMP_V2 and BGP4MP updates "
+         "files written to the MRT output directory (no pcap).", mrt_gobgp, kind="mrt")
 
 
 def check_environment(selected: Sequence[Scenario]) -> None:
@@ -827,9 +1508,17 @@ def check_environment(selected: Sequence[Scenario]) -> None:
                          "(run `make debs`)")
 
 
+_GOBGP = ("gobgpd", "gobgp")
+_FRR = ("/usr/lib/frr/bgpd", "/usr/lib/frr/zebra", "vtysh")
 REQUIRED_TOOLS: dict[str, tuple[str, ...]] = {
-    "gobgp-frr-ibgp": ("gobgpd", "gobgp", "/usr/lib/frr/bgpd", "/usr/lib/frr/zebra", "vtysh",
-                       "bridge"),
+    "gobgp-frr-ibgp": (*_GOBGP, *_FRR, "bridge"),
+    "gobgp-frr-ebgp": (*_GOBGP, *_FRR),
+    "gobgp-bird": (*_GOBGP, "bird", "birdc"),
+    "gobgp-bird-bulk": (*_GOBGP, "bird", "birdc"),
+    "gobgp-openbgpd": (*_GOBGP, "/usr/sbin/bgpd", "bgpctl"),
+    "gobgp-exabgp": (*_GOBGP, "/usr/sbin/exabgp"),
+    "gobgp-gobgp-rr": _GOBGP,
+    "mrt-gobgp": (*_GOBGP, *_FRR),
 }
 
 
