@@ -477,6 +477,28 @@ def _chunks(items: list[bytes], room: int) -> list[bytes]:
     return out
 
 
+_RD_ZERO = bytes(8)
+_V4_MAPPED = bytes(10) + b"\xff\xff"
+
+
+def mp_next_hop(family: Family, next_hop: bytes) -> bytes:
+    """The MP_REACH next hop field of ``family`` for a plain address: VPN families carry an
+    all-zero RD before each address (RFC4364 4.3.2, RFC4659 3.2.1); IPv6 families carry an IPv4
+    address as IPv4-mapped IPv6 (RFC4798). Already well-formed fields pass unchanged."""
+    n = len(next_hop)
+    if family.safi == SAFI.MPLS_VPN:
+        if n in (12, 24, 48):
+            return next_hop
+        if family.afi == AFI.IPV6 and n == 4:
+            next_hop, n = _V4_MAPPED + next_hop, 16
+        if n == 32:
+            return _RD_ZERO + next_hop[:16] + _RD_ZERO + next_hop[16:]
+        return _RD_ZERO + next_hop
+    if family.afi == AFI.IPV6 and family.safi in (SAFI.UNICAST, SAFI.LABELED_UNICAST) and n == 4:
+        return _V4_MAPPED + next_hop
+    return next_hop
+
+
 def pack_updates(
     family: Family,
     keys: tuple[bytes, ...] | list[bytes],
@@ -512,7 +534,7 @@ def pack_updates(
         for chunk in _chunks(items, max_len - 19 - len(head)):
             out.append(_message(head + chunk))
         return out
-    nh = attributes.next_hop or b""
+    nh = mp_next_hop(family, attributes.next_hop or b"")
     base = attributes.replace(nexthop_attr=None, layout=())
     block = encode_attributes(base, ctx.as4)
     mp_head = fam_head + bytes((len(nh),)) + nh + b"\x00"
