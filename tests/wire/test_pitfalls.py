@@ -50,7 +50,7 @@ def test_evpn_type2_keeps_both_labels_as_full_24_bit_vnis() -> None:
 
 def test_vni_is_not_shifted_like_an_mpls_label() -> None:
     route = EvpnRoute(2, RouteDistinguisher.parse("64512:1"), mac=bytes(6), labels=(100,))
-    key, data = route.to_wire()
+    _, data = route.to_wire()
     assert data is not None and data.endswith(b"\x00\x00\x64")  # VNI 100, not 100 << 4
 
 
