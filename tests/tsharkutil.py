@@ -156,7 +156,9 @@ class Packet:
         return self.payload[start : start + node.size]
 
 
-_BAD_SEVERITIES = ("warning", "error")
+# PDML gives expert severities as numbers (epan/proto.h PI_WARN, PI_ERROR); Note and Chat are
+# informational (e.g. "IP Address: NOT INCLUDED" on an E-VPN MAC-only route)
+_SEVERITY_NAMES = {0x00600000: "Warning", 0x00800000: "Error"}
 
 
 def _problems(frame: Node) -> list[str]:
@@ -165,12 +167,11 @@ def _problems(frame: Node) -> list[str]:
         if n.name == "_ws.malformed" or n.name.startswith("_ws.malformed."):
             out.append(n.showname or n.name)
         elif n.name == "_ws.expert":
-            severity = next(
-                (c.show.lower() for c in n.walk() if c.name == "_ws.expert.severity"), ""
-            )
+            severity = next((c.show for c in n.walk() if c.name == "_ws.expert.severity"), "0")
             text = next((c.show for c in n.walk() if c.name == "_ws.expert.message"), n.showname)
-            if any(s in severity for s in _BAD_SEVERITIES) or severity in ("6291456", "8388608"):
-                out.append(f"{severity}: {text}")
+            name = _SEVERITY_NAMES.get(int(severity, 0))
+            if name is not None:
+                out.append(f"{name}: {text}")
     return out
 
 
