@@ -17,7 +17,9 @@ from bgpvpn.wire import UpdateMessage, encode_message
 from bgpvpn.wire.jsonform import message_to_json
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-CAPTURES = sorted(p for p in (FIXTURES / "captures").glob("*/session.pcap*"))
+CAPTURES = sorted(
+    p for p in (FIXTURES / "captures").glob("*/session.pcap*") if not p.parent.name.startswith(".")
+)
 MRT_FILES = sorted((FIXTURES / "mrt").glob("*.mrt"))
 
 
@@ -157,6 +159,8 @@ def _direction_routes(capture: Path) -> dict[tuple[str, str], tuple[set[Any], di
 def _gobgp_views() -> list[tuple[Path, Path, str, str, str]]:
     out = []
     for view in sorted(FIXTURES.glob("captures/*/peer-views/gobgp-A-*-adj-*.json")):
+        if view.parent.parent.name.startswith("."):
+            continue  # a capture being recorded
         name = view.stem  # gobgp-A-<neighbor>-adj-<in|out>-<family>[-after-withdraw]
         head, _, rest = name.partition("-adj-")
         neighbor = head.removeprefix("gobgp-A-").replace("_", ":")

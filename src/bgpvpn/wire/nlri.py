@@ -37,12 +37,6 @@ class NlriError(Exception):
         self.reason = reason
 
 
-def _intern_data(d: bytes) -> bytes:
-    if len(_DATA_INTERN) > _DATA_INTERN_MAX:
-        _DATA_INTERN.clear()
-    return _DATA_INTERN.setdefault(d, d)
-
-
 # ---------------------------------------------------------------- plain prefixes (RFC4271 4.3)
 
 
@@ -104,36 +98,44 @@ def _split_labeled(
     datas: list[bytes] = []
     ids: list[int] | None = [] if add_path else None
     lens = LEN_OCTET
-    intern = _intern_data
-    while i < end:
-        if ids is not None:
-            if i + 5 > end:
-                raise NlriError(i, "truncated path identifier")
-            ids.append(int.from_bytes(buf[i : i + 4], "big"))
-            i += 4
-        plen = buf[i]
-        j = i + 1 + ((plen + 7) >> 3)
-        if j > end:
-            raise NlriError(i, f"NLRI of length {plen} bits overruns the field by {j - end} octets")
-        k = i + 1
-        # label stack: one label on withdrawal (RFC8277 2.4), else up to the bottom-of-stack bit
-        while True:
-            if k + 3 > j:
-                raise NlriError(i, "label stack runs past the NLRI length")
-            k += 3
-            if withdraw or buf[k - 1] & 1:
-                break
-        bits = plen - (k - i - 1) * 8 - rd_len * 8
-        if bits < 0 or bits > max_bits:
-            raise NlriError(
-                i, f"prefix length {bits} (after labels and RD) is outside 0..{max_bits}"
-            )
-        if (bits + 7) >> 3 != j - k - rd_len:
-            raise NlriError(i, "NLRI length is not a whole number of octets after labels and RD")
-        keys.append(lens[bits] + buf[k:j])
-        datas.append(intern(buf[i + 1 : k]))
-        i = j
+    if len(_DATA_INTERN) > _DATA_INTERN_MAX:
+        _DATA_INTERN.clear()
+    intern = _DATA_INTERN.setdefault
+    key_append = keys.append
+    data_append = datas.append
+    rd_bits = rd_len * 8
+    start = i
+    try:
+        while i < end:
+            if ids is not None:
+                ids.append(int.from_bytes(buf[i : i + 4], "big"))
+                i += 4
+            plen = buf[i]
+            j = i + 1 + ((plen + 7) >> 3)
+            # label stack: one label on withdrawal (RFC8277 2.4), else up to bottom-of-stack
+            if withdraw or buf[i + 3] & 1:
+                k = i + 4
+            else:
+                k = i + 4
+                while not buf[k + 2] & 1 and k + 3 < j:
+                    k += 3
+                k += 3
+            bits = plen - ((k - i - 1) << 3) - rd_bits
+            if j > end or bits < 0 or bits > max_bits:
+                raise NlriError(i, _labeled_problem(plen, bits, max_bits, j, end))
+            key_append(lens[bits] + buf[k:j])
+            d = buf[i + 1 : k]
+            data_append(intern(d, d))
+            i = j
+    except IndexError:
+        raise NlriError(min(i, max(end - 1, start)), "NLRI truncated") from None
     return tuple(keys), tuple(datas), (tuple(ids) if ids is not None else None)
+
+
+def _labeled_problem(plen: int, bits: int, max_bits: int, j: int, end: int) -> str:
+    if j > end:
+        return f"NLRI of length {plen} bits overruns the field by {j - end} octets"
+    return f"prefix length {bits} (after labels and RD) is outside 0..{max_bits}"
 
 
 def join_labeled(key: bytes, data: bytes | None, rd_len: int) -> bytes:
@@ -144,64 +146,97 @@ def join_labeled(key: bytes, data: bytes | None, rd_len: int) -> bytes:
 # ------------------------------------------------------------------------ E-VPN (RFC7432, 9136)
 
 _EVPN_FIXED_LEN = {1: (25,), 3: (17, 29), 4: (23, 35), 5: (34, 58)}
+# type-2 route length and IP length pairs that fit (RFC7432 7.2: MAC length 48, one or two labels)
+_EVPN2_VALID = frozenset(
+    (33 + (iplen >> 3) + labels) << 8 | iplen for iplen in (0, 32, 128) for labels in (0, 3)
+)
+_T2 = b"\x02"
 
 
 def split_evpn(buf: bytes, i: int, end: int, add_path: bool) -> Split:
     keys: list[bytes] = []
     datas: list[bytes] = []
     ids: list[int] | None = [] if add_path else None
-    intern = _intern_data
-    while i < end:
-        if ids is not None:
-            if i + 6 > end:
-                raise NlriError(i, "truncated path identifier")
-            ids.append(int.from_bytes(buf[i : i + 4], "big"))
-            i += 4
-        if i + 2 > end:
-            raise NlriError(i, "truncated E-VPN route header")
-        rtype = buf[i]
-        ln = buf[i + 1]
-        j = i + 2 + ln
-        if j > end:
-            raise NlriError(i, f"E-VPN route of length {ln} overruns the NLRI field")
-        if rtype == 2:
-            if ln < 33:
-                raise NlriError(i, f"E-VPN type-2 route length {ln} is below the minimum 33")
-            if buf[i + 24] != 48:
-                raise NlriError(i + 24, f"E-VPN type-2 MAC length {buf[i + 24]} is not 48")
-            iplen = buf[i + 31]
-            if iplen not in (0, 32, 128):
-                raise NlriError(i + 31, f"E-VPN type-2 IP length {iplen} is not 0, 32 or 128")
-            ip_end = i + 32 + (iplen >> 3)
-            if j - ip_end not in (3, 6):
-                raise NlriError(i, f"E-VPN type-2 route length {ln} does not fit its fields")
-            keys.append(buf[i : i + 1] + buf[i + 2 : i + 10] + buf[i + 20 : ip_end])
-            datas.append(intern(buf[i + 10 : i + 20] + buf[ip_end:j]))
-        elif rtype == 5:
-            if ln not in (34, 58):
-                raise NlriError(i, f"E-VPN type-5 route length {ln} is not 34 or 58")
-            if buf[i + 24] > (32 if ln == 34 else 128):
-                raise NlriError(i + 24, f"E-VPN type-5 prefix length {buf[i + 24]} too long")
-            ip_end = i + 25 + (4 if ln == 34 else 16)
-            keys.append(buf[i : i + 1] + buf[i + 2 : i + 10] + buf[i + 20 : ip_end])
-            datas.append(intern(buf[i + 10 : i + 20] + buf[ip_end:j]))
-        elif rtype == 1:
-            if ln != 25:
-                raise NlriError(i, f"E-VPN type-1 route length {ln} is not 25")
-            keys.append(buf[i : i + 1] + buf[i + 2 : i + 24])
-            datas.append(intern(buf[i + 24 : j]))
-        else:
-            fixed = _EVPN_FIXED_LEN.get(rtype)
-            if fixed is not None and ln not in fixed:
-                raise NlriError(i, f"E-VPN type-{rtype} route length {ln} is not in {fixed}")
-            if rtype == 3 and buf[i + 14] not in (32, 128):
-                raise NlriError(i + 14, "E-VPN type-3 originator IP length is not 32 or 128")
-            if rtype == 4 and buf[i + 20] not in (32, 128):
-                raise NlriError(i + 20, "E-VPN type-4 originator IP length is not 32 or 128")
-            keys.append(buf[i : i + 1] + buf[i + 2 : j])
-            datas.append(b"")
-        i = j
+    if len(_DATA_INTERN) > _DATA_INTERN_MAX:
+        _DATA_INTERN.clear()
+    intern = _DATA_INTERN.setdefault
+    key_append = keys.append
+    data_append = datas.append
+    valid2 = _EVPN2_VALID
+    t2 = _T2
+    start = i
+    try:
+        while i < end:
+            if ids is not None:
+                ids.append(int.from_bytes(buf[i : i + 4], "big"))
+                i += 4
+            rtype = buf[i]
+            ln = buf[i + 1]
+            j = i + 2 + ln
+            if rtype == 2:
+                iplen = buf[i + 31]
+                if j > end or (ln << 8 | iplen) not in valid2 or buf[i + 24] != 48:
+                    raise NlriError(i, _evpn2_problem(buf, i, ln, j, end))
+                ip_end = i + 32 + (iplen >> 3)
+                key_append(t2 + buf[i + 2 : i + 10] + buf[i + 20 : ip_end])
+                d = buf[i + 10 : i + 20] + buf[ip_end:j]
+                data_append(intern(d, d))
+            else:
+                if j > end:
+                    raise NlriError(i, f"E-VPN route of length {ln} overruns the NLRI field")
+                _evpn_other(buf, i, j, rtype, ln, key_append, data_append, intern)
+            i = j
+    except IndexError:
+        raise NlriError(min(i, max(end - 1, start)), "E-VPN route truncated") from None
     return tuple(keys), tuple(datas), (tuple(ids) if ids is not None else None)
+
+
+def _evpn_other(
+    buf: bytes,
+    i: int,
+    j: int,
+    rtype: int,
+    ln: int,
+    key_append: Callable[[bytes], None],
+    data_append: Callable[[bytes], None],
+    intern: Callable[[bytes, bytes], bytes],
+) -> None:
+    """E-VPN routes other than type 2 (rarer: one per EVI or per prefix)."""
+    fixed = _EVPN_FIXED_LEN.get(rtype)
+    if fixed is not None and ln not in fixed:
+        raise NlriError(i, f"E-VPN type-{rtype} route length {ln} is not in {fixed}")
+    if rtype == 5:
+        if buf[i + 24] > (32 if ln == 34 else 128):
+            raise NlriError(i + 24, f"E-VPN type-5 prefix length {buf[i + 24]} too long")
+        ip_end = i + 25 + (4 if ln == 34 else 16)
+        key_append(buf[i : i + 1] + buf[i + 2 : i + 10] + buf[i + 20 : ip_end])
+        d = buf[i + 10 : i + 20] + buf[ip_end:j]
+        data_append(intern(d, d))
+        return
+    if rtype == 1:
+        key_append(buf[i : i + 1] + buf[i + 2 : i + 24])
+        d = buf[i + 24 : j]
+        data_append(intern(d, d))
+        return
+    if rtype == 3 and buf[i + 14] not in (32, 128):
+        raise NlriError(i + 14, "E-VPN type-3 originator IP length is not 32 or 128")
+    if rtype == 4 and buf[i + 20] not in (32, 128):
+        raise NlriError(i + 20, "E-VPN type-4 originator IP length is not 32 or 128")
+    key_append(buf[i : i + 1] + buf[i + 2 : j])
+    data_append(b"")
+
+
+def _evpn2_problem(buf: bytes, i: int, ln: int, j: int, end: int) -> str:
+    if j > end:
+        return f"E-VPN route of length {ln} overruns the NLRI field"
+    if ln < 33:
+        return f"E-VPN type-2 route length {ln} is below the minimum 33"
+    if buf[i + 24] != 48:
+        return f"E-VPN type-2 MAC length {buf[i + 24]} is not 48"
+    iplen = buf[i + 31]
+    if iplen not in (0, 32, 128):
+        return f"E-VPN type-2 IP length {iplen} is not 0, 32 or 128"
+    return f"E-VPN type-2 route length {ln} does not fit its fields"
 
 
 def join_evpn(key: bytes, data: bytes | None) -> bytes:
