@@ -188,7 +188,7 @@ def pcapng(
         opts += struct.pack(endian + "HH", 0, 0)
         units = 2 ** (tsresol & 0x7F) if tsresol & 0x80 else 10**tsresol
     out += _block(endian, 1, struct.pack(endian + "HHI", linktype, 0, 0) + opts)
-    out += _block(endian, 5, b"\x00" * 8)  # an Interface Statistics Block, to be ignored
+    out += _block(endian, 5, b"\x00" * 12)  # an Interface Statistics Block, to be ignored
     for ts, frame in frames:
         if simple:
             out += _block(endian, 3, struct.pack(endian + "I", len(frame)) + frame)

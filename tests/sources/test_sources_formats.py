@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import ipaddress
+import json
 import lzma
 import random
 from collections import defaultdict
@@ -222,3 +224,33 @@ def test_mrt_fixture(path: Path) -> None:
     assert not errors, errors[:5]
     for r in recs:
         assert isinstance(r, MessageRecord | RibEntryRecord | PeerIndexRecord | StateChangeRecord)
+
+
+def _prefix_text(afi: int, nlri: bytes) -> str:
+    bits = nlri[0]
+    size = 4 if afi == 1 else 16
+    addr = ipaddress.ip_address(nlri[1:].ljust(size, b"\x00"))
+    return f"{addr}/{bits}"
+
+
+@pytest.mark.skipif(not MRTS, reason="no MRT fixtures")
+def test_mrt_table_dump_fixture_prefixes() -> None:
+    """The RIB prefixes of a TABLE_DUMP_V2 fixture match the routes its description lists."""
+    checked = 0
+    for path in MRTS:
+        meta = path.with_suffix(".json")
+        if not meta.exists():
+            continue
+        content = json.loads(meta.read_text()).get("content")
+        if not isinstance(content, dict):
+            continue
+        expected = {item.split()[0] for routes in content.values() for item in routes}
+        recs = list(read_records(path.read_bytes()))
+        ribs = [r for r in recs if isinstance(r, RibEntryRecord)]
+        assert {_prefix_text(r.afi, r.nlri) for r in ribs} == expected
+        for r in ribs:
+            for e in r.entries:
+                assert e.peer_as is not None and e.peer_address is not None
+        checked += 1
+    if not checked:
+        pytest.skip("no TABLE_DUMP_V2 fixture with a route list")

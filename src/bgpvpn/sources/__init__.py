@@ -112,7 +112,11 @@ def decompress(data: bytes) -> tuple[bytes, str | None]:
     while True:
         dec = _decompressor(kind)
         try:
-            parts.append(_run(dec, rest))
+            # in chunks, so that what precedes a corrupt spot is kept
+            for i in range(0, len(rest), _CHUNK):
+                parts.append(_run(dec, rest[i : i + _CHUNK]))
+                if dec.eof:
+                    break
         except _DECOMPRESS_ERRORS as exc:
             return b"".join(parts), f"{kind} data is corrupt: {exc}"
         if not dec.eof:
@@ -123,25 +127,21 @@ def decompress(data: bytes) -> tuple[bytes, str | None]:
     return b"".join(parts), None
 
 
+_CHUNK = 1 << 20
+
+
 def _head(data: bytes, size: int = 4096) -> bytes:
     """The first ``size`` decompressed bytes (for format detection)."""
     kind = _compression(data)
     if kind is None:
         return data[:size]
     try:
-        return _run(_decompressor(kind), data, size)
+        return _run(_decompressor(kind), data[:_CHUNK], size)
     except _DECOMPRESS_ERRORS:
         return b""
 
 
-def detect_format(data: bytes) -> str:
-    """ "pcap", "pcapng", "mrt" or "bgp" (a raw stream starting with the marker); compressed
-    data is looked into. Raises ``ValueError`` naming what was found when nothing fits."""
-    kind = _compression(data)
-    head = _head(data)
-    what = f"{kind}-compressed data" if kind else "data"
-    if not head:
-        raise ValueError(f"cannot detect the capture format: the {what} is empty or unreadable")
+def _detect_plain(head: bytes) -> str | None:
     if head[:4] in PCAP_MAGICS:
         return "pcap"
     if head[:4] == PCAPNG_SHB:
@@ -157,6 +157,24 @@ def detect_format(data: bytes) -> str:
             and (mtype not in (16, 17) or subtype in BGP4MP_SUBTYPES)
         ):
             return "mrt"
+    return None
+
+
+def detect_format(data: bytes) -> str:
+    """ "pcap", "pcapng", "mrt" or "bgp" (a raw stream starting with the marker); compressed
+    data is looked into. Raises ``ValueError`` naming what was found when nothing fits."""
+    kind = _compression(data)
+    head = _head(data)
+    if kind is not None and not head:
+        # An MRT file whose first timestamp happens to spell a compression magic (bz2: April
+        # 2005) does not decompress: take it as it is.
+        head, kind = data[:4096], None
+    what = f"{kind}-compressed data" if kind else "data"
+    if not head:
+        raise ValueError(f"cannot detect the capture format: the {what} is empty")
+    fmt = _detect_plain(head)
+    if fmt is not None:
+        return fmt
     raise ValueError(
         f"cannot detect the capture format: the {what} starts with {head[:16].hex()}, which is "
         "not a pcap or pcapng magic number, a BGP marker (16 x ff) or an MRT record header"
@@ -179,7 +197,11 @@ def read_records(
 
 def _read_records(data: bytes, fmt: str | None, ports: Collection[int] | None) -> Iterator[Record]:
     kind = _compression(data)
-    data, problem = decompress(data)
+    plain, problem = decompress(data)
+    if problem is not None and not plain and _detect_plain(data[:4096]) is not None:
+        problem = None  # not compressed after all (see detect_format)
+    else:
+        data = plain
     if fmt is None:
         try:
             fmt = detect_format(data)
