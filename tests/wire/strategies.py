@@ -284,8 +284,12 @@ def rtc_routes(draw: st.DrawFn) -> RtMembershipRoute:
 
 @st.composite
 def flowspec_routes(draw: st.DrawFn, family: Family) -> OpaqueRoute:
-    body = draw(st.binary(min_size=1, max_size=40))
-    return OpaqueRoute(family, bytes((len(body),)) + body)
+    if draw(st.integers(0, 4)):
+        body = draw(st.binary(min_size=1, max_size=40))
+        return OpaqueRoute(family, bytes((len(body),)) + body)
+    # RFC8955 4.1: the 2-octet length form (0xfnnn), mandatory from 240 octets
+    body = draw(st.binary(min_size=1, max_size=300))
+    return OpaqueRoute(family, bytes((0xF0 | (len(body) >> 8), len(body) & 0xFF)) + body)
 
 
 def routes_for(family: Family, withdraw: bool = False) -> st.SearchStrategy[object]:
@@ -550,6 +554,11 @@ class UpdateCase:
     path_ids: tuple[int, ...] | None
     attributes: PathAttributes | None
     ctx: WireContext
+    mp: bool | None = None  # None: pack_updates decides (MP for all but IPv4 unicast)
+
+    @property
+    def uses_mp(self) -> bool:
+        return self.mp if self.mp is not None else self.family != IPV4_UNICAST
 
     def wire(self) -> tuple[list[bytes], list[bytes | None]]:
         pairs = [r.to_wire() for r in self.routes]  # type: ignore[attr-defined]
@@ -564,6 +573,7 @@ class UpdateCase:
             self.path_ids,
             self.attributes,
             self.ctx,
+            self.mp,
         )
 
 
@@ -597,13 +607,13 @@ def update_cases(
         path_ids = tuple(
             (ids[n % len(base)] + n // len(base)) & 0xFFFFFFFF for n in range(len(routes))
         )
+    # IPv4 unicast also travels in MP_REACH/MP_UNREACH, with an IPv6 next hop (RFC8950)
+    mp = draw(st.sampled_from((None, True))) if family == IPV4_UNICAST else None
     attrs = None
     if not withdraw:
-        nh = st.just(b"") if family == IPV4_UNICAST else next_hops(family)
-        if family == IPV4_UNICAST:
-            nh = ipv4
+        nh = next_hops(IPV4_MULTICAST) if mp else next_hops(family)
         attrs = draw(path_attributes(next_hop=nh, as4=ctx.as4))
-    return UpdateCase(family, routes, path_ids, attrs, ctx)
+    return UpdateCase(family, routes, path_ids, attrs, ctx, mp)
 
 
 @st.composite

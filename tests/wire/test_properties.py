@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pytest
 import strategies as S
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from bgpvpn.wire.attributes import AsPath, PathAttributes
+from bgpvpn.wire.capabilities import FourOctetAs
 from bgpvpn.wire.communities import (
     community_from_text,
     community_to_text,
@@ -18,7 +19,7 @@ from bgpvpn.wire.communities import (
     large_community_to_text,
 )
 from bgpvpn.wire.constants import CeaseSubcode, ErrorCode
-from bgpvpn.wire.context import WireContext
+from bgpvpn.wire.context import WireContext, negotiate
 from bgpvpn.wire.family import EVPN, IPV4_UNICAST, Family
 from bgpvpn.wire.messages import (
     KeepaliveMessage,
@@ -38,7 +39,7 @@ from bgpvpn.wire.text import (
     mac_from_text,
     mac_to_text,
 )
-from bgpvpn.wire.update import UpdateMessage, encode_update, pack_updates
+from bgpvpn.wire.update import UpdateMessage, encode_update, end_of_rib, pack_updates
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FEW = settings(
@@ -76,7 +77,9 @@ def test_open_roundtrip(msg: OpenMessage) -> None:
 @given(st.lists(S.capabilities, max_size=30), S.u32, S.u16, S.ipv4)
 def test_open_build_roundtrip(caps: list[object], asn: int, hold: int, bgp_id: bytes) -> None:
     msg = OpenMessage.build(asn, hold, bgp_id, tuple(caps))  # type: ignore[arg-type]
-    back = decode_message(encode_message(msg))
+    data = encode_message(msg)
+    assume(len(data) <= 4096)
+    back = decode_message(data)
     assert back == msg
     assert isinstance(back, OpenMessage)
     assert back.capabilities == tuple(caps)
@@ -146,7 +149,7 @@ def check_update_case(case: S.UpdateCase) -> None:
     got_keys: list[bytes] = []
     got_data: list[bytes] = []
     got_ids: list[int] = []
-    mp = case.family != IPV4_UNICAST
+    mp = case.uses_mp
     withdraw = case.attributes is None
     consumed = 0
     for n, raw in enumerate(msgs):
@@ -360,3 +363,31 @@ def test_as_path_text(path: AsPath) -> None:
 def test_as_path_confed_set_text() -> None:
     path = AsPath(((4, (65001, 65002)), (2, (65003,))))
     assert AsPath.parse(str(path)) == path
+
+
+# --------------------------------------------------------------- End-of-RIB, negotiation
+
+
+@SETTINGS
+@given(st.one_of(st.sampled_from(S.ALL_FAMILIES), S.families_any), st.sampled_from(CTX_VARIANTS))
+def test_end_of_rib(family: Family, ctx: WireContext) -> None:
+    raw = end_of_rib(family)
+    msg = decode_message(raw, ctx)
+    assert isinstance(msg, UpdateMessage)
+    assert msg.problems == ()
+    assert msg.end_of_rib == family
+    assert msg.route_count() == (0, 0)
+    assert encode_message(msg, ctx) == raw
+
+
+@SETTINGS
+@given(st.lists(S.capabilities, max_size=8), st.lists(S.capabilities, max_size=8))
+def test_negotiate_is_symmetric(local: list[object], remote: list[object]) -> None:
+    a_rx, a_tx = negotiate(tuple(local), tuple(remote))
+    b_rx, b_tx = negotiate(tuple(remote), tuple(local))
+    assert a_rx == b_tx
+    assert a_tx == b_rx
+    both4 = any(isinstance(c, FourOctetAs) for c in local) and any(
+        isinstance(c, FourOctetAs) for c in remote
+    )
+    assert a_rx.as4 == a_tx.as4 == both4
