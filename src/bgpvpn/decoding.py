@@ -230,7 +230,7 @@ def rib_entry_json(rec: RibEntryRecord, stats: DecodeStats) -> dict[str, Any]:
     for path in rec.entries:
         stats.announced[family.name] += 1
         attrs, spans, problems = parse_attributes(
-            path.attributes, 0, len(path.attributes), True, None
+            path.attributes, 0, len(path.attributes), True, None, check_flags=False
         )
         next_hop = attrs.nexthop_attr
         for span in spans:

@@ -888,12 +888,6 @@ def test_vpnv4_withdrawal(dissected: dict[str, Packet]) -> None:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pack_updates writes the route's whole label stack into MP_UNREACH_NLRI; RFC8277 2.4 "
-    "has one 3-octet Compatibility field there (SHOULD be 0x800000), and bgpvpn's own "
-    "decoder then reads a 48-bit prefix and resets the session",
-)
 def test_vpnv4_withdrawal_of_a_route_with_its_label_stack(dissected: dict[str, Packet]) -> None:
     p = clean(dissected, "vpnv4_withdraw_labels")
     assert _vpn_prefixes(p, "bgp.mp_unreach_nlri_ipv4_prefix") == [

@@ -373,10 +373,12 @@ class MpSpan:
 
 
 def parse_attributes(
-    msg: bytes, start: int, end: int, as4: bool, ibgp: bool | None
+    msg: bytes, start: int, end: int, as4: bool, ibgp: bool | None, check_flags: bool = True
 ) -> tuple[PathAttributes, list[MpSpan], list[UpdateProblem]]:
     """Parse the attribute block ``msg[start:end]`` (MP_REACH/MP_UNREACH are located, not
-    parsed). Never raises: problems come back with their RFC7606 action."""
+    parsed). Never raises: problems come back with their RFC7606 action. ``check_flags=False``
+    skips the optional/transitive flag checks, for stored tables (some MRT writers, BIRD's
+    among them, store attributes with their flags cleared)."""
     problems: list[UpdateProblem] = []
     mp: list[MpSpan] = []
     layout: list[tuple[int, int]] = []
@@ -445,7 +447,7 @@ def parse_attributes(
                 )
                 continue
             seen.add(atype)
-            if flags & 0xC0 != OPT_NON_TRANS:
+            if check_flags and flags & 0xC0 != OPT_NON_TRANS:
                 problems.append(
                     _problem(
                         _RESET,
@@ -473,7 +475,7 @@ def parse_attributes(
         seen.add(atype)
         expected = EXPECTED_FLAGS.get(atype)
         if expected is None:
-            if not flags & 0x80:
+            if check_flags and not flags & 0x80:
                 problems.append(
                     _problem(
                         _RESET,
@@ -489,7 +491,7 @@ def parse_attributes(
             layout.append((atype, flags))
             continue
         try:
-            if flags & 0xC0 != expected:
+            if check_flags and flags & 0xC0 != expected:
                 raise _Problem(
                     MALFORMED_ACTION[atype],
                     UpdateError.ATTRIBUTE_FLAGS_ERROR,

@@ -512,6 +512,8 @@ def pack_updates(
     each packed with as many NLRI as fit in the negotiated maximum message length."""
     if mp is None:
         mp = family != IPV4_UNICAST
+    if attributes is None and family.safi in (SAFI.LABELED_UNICAST, SAFI.MPLS_VPN):
+        data = None  # a withdrawal carries one compatibility label 0x800000 (RFC8277 2.4)
     items = _nlri_items(family, keys, data, path_ids)
     max_len = ctx.max_message_len
     fam_head = bytes((family.afi >> 8, family.afi & 0xFF, family.safi))
