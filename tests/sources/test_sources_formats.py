@@ -254,3 +254,13 @@ def test_mrt_table_dump_fixture_prefixes() -> None:
         checked += 1
     if not checked:
         pytest.skip("no TABLE_DUMP_V2 fixture with a route list")
+
+
+def test_mrt_timestamp_that_looks_like_bz2() -> None:
+    """0x425A6839 = 'BZh9' = 2005-04-11 12:05:13 UTC: an MRT file, not a bz2 archive."""
+    data = mrt(0x425A6839, 16, 4, bgp4mp(1, 2, "192.0.2.2", "192.0.2.1", KEEPALIVE, True))
+    assert data.startswith(b"BZh9")
+    assert detect_format(data) == "mrt"
+    recs = list(read_records(data))
+    assert len(recs) == 1 and isinstance(recs[0], MessageRecord)
+    assert recs[0].timestamp == 0x425A6839
