@@ -21,6 +21,13 @@ from bgpvpn.wire.errors import ErrorAction, UpdateProblem
 Segment = tuple[int, tuple[int, ...]]  # (AsPathSegmentType, AS numbers)
 
 
+_GROUP_TYPES = {
+    "{": AsPathSegmentType.AS_SET,
+    "(": AsPathSegmentType.AS_CONFED_SEQUENCE,
+    "[": AsPathSegmentType.AS_CONFED_SET,
+}
+
+
 @dataclass(frozen=True, slots=True)
 class AsPath:
     segments: tuple[Segment, ...] = ()
@@ -66,23 +73,24 @@ class AsPath:
 
     @staticmethod
     def parse(text: str) -> AsPath:
-        """'65001 65002 {65003,65004}' (AS sets in braces, confederation sequences in ())."""
+        """'65001 65002 {65003,65004}': AS sets in {}, confederation sequences in (),
+        confederation sets in []."""
         segs: list[Segment] = []
         seq: list[int] = []
-        spaced = text.replace("{", " { ").replace("}", " } ").replace("(", " ( ")
-        tokens = spaced.replace(")", " ) ").replace(",", " ").split()
+        spaced = text
+        for ch in "{}()[]":
+            spaced = spaced.replace(ch, f" {ch} ")
+        tokens = spaced.replace(",", " ").split()
         group: list[int] | None = None
         group_type = 0
         for tok in tokens:
-            if tok in ("{", "("):
+            if tok in ("{", "(", "["):
                 if seq:
                     segs.append((AsPathSegmentType.AS_SEQUENCE, tuple(seq)))
                     seq = []
                 group = []
-                group_type = (
-                    AsPathSegmentType.AS_SET if tok == "{" else AsPathSegmentType.AS_CONFED_SEQUENCE
-                )
-            elif tok in ("}", ")"):
+                group_type = _GROUP_TYPES[tok]
+            elif tok in ("}", ")", "]"):
                 if group is None:
                     raise ValueError(f"unbalanced {tok!r} in AS path")
                 segs.append((group_type, tuple(group)))
@@ -308,17 +316,17 @@ def merge_as4_path(as_path: AsPath, as4_path: AsPath) -> AsPath:
     keep = n_as - n_as4
     head: list[Segment] = []
     for seg_type, asns in as_path.segments:
-        if keep <= 0:
+        if seg_type in (AsPathSegmentType.AS_CONFED_SEQUENCE, AsPathSegmentType.AS_CONFED_SET):
+            head.append((seg_type, asns))  # not counted, and absent from AS4_PATH: keep them
+        elif keep <= 0:
             break
-        if seg_type == AsPathSegmentType.AS_SEQUENCE:
+        elif seg_type == AsPathSegmentType.AS_SEQUENCE:
             take = asns[:keep]
             head.append((seg_type, take))
             keep -= len(take)
-        elif seg_type == AsPathSegmentType.AS_SET:
-            head.append((seg_type, asns))
-            keep -= 1
         else:
             head.append((seg_type, asns))
+            keep -= 1
     return AsPath(tuple(head + as4_segs))
 
 

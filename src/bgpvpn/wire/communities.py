@@ -157,20 +157,20 @@ def ext_community_to_text(raw: bytes) -> str:
                 return f"{prefix}:{asn}L:{int.from_bytes(raw[6:8], 'big')}"
         return f"{prefix}:{_admin_value_to_text(raw)}"
     if t == EC_TRANSITIVE_OPAQUE:
-        if sub == SUB_ENCAPSULATION:
+        if sub == SUB_ENCAPSULATION and raw[2:6] == b"\x00\x00\x00\x00":
             tunnel = int.from_bytes(raw[6:8], "big")
             return "encap:" + _TUNNEL_NAMES.get(tunnel, str(tunnel))
-        if sub == SUB_DEFAULT_GATEWAY:
+        if sub == SUB_DEFAULT_GATEWAY and raw[2:8] == bytes(6):
             return "default-gateway"
-        if sub == SUB_COLOR:
+        if sub == SUB_COLOR and raw[2:4] == b"\x00\x00":
             return f"color:{int.from_bytes(raw[4:8], 'big')}"
     if t == EC_EVPN:
         if sub == SUB_ROUTER_MAC:
             return "router-mac:" + mac_to_text(raw[2:8])
-        if sub == SUB_MAC_MOBILITY:
+        if sub == SUB_MAC_MOBILITY and raw[2] in (0, 1) and raw[3] == 0:
             seq = int.from_bytes(raw[4:8], "big")
             return f"mac-mobility:{seq}" + (":sticky" if raw[2] & 0x01 else "")
-        if sub == SUB_ESI_LABEL:
+        if sub == SUB_ESI_LABEL and raw[2] in (0, 1) and raw[3:5] == b"\x00\x00":
             label = int.from_bytes(raw[5:8], "big")
             return f"esi-label:{label}" + (":single-active" if raw[2] & 0x01 else "")
         if sub == SUB_ES_IMPORT:

@@ -136,8 +136,9 @@ def _asn_and_number(text: str, field: str) -> tuple[str, int]:
 
 @dataclass(frozen=True, slots=True, order=True)
 class RouteDistinguisher:
-    """RFC4364 4.2 route distinguisher, 8 octets: type 0 (2-octet AS:32-bit), type 1
-    (IPv4:16-bit), type 2 (4-octet AS:16-bit)."""
+    """RFC4364 4.2 route distinguisher, 8 octets: type 0 (2-octet AS:32-bit, ``64512:1``),
+    type 1 (IPv4:16-bit, ``192.0.2.1:7``), type 2 (4-octet AS:16-bit, ``4200000000:7``, or
+    ``65000L:7`` for an AS below 65536)."""
 
     raw: bytes
 
@@ -153,7 +154,9 @@ class RouteDistinguisher:
         if rd_type == 1:
             return f"{ip_to_text(raw[2:6])}:{int.from_bytes(raw[6:8], 'big')}"
         if rd_type == 2:
-            return f"{int.from_bytes(raw[2:6], 'big')}:{int.from_bytes(raw[6:8], 'big')}"
+            asn = int.from_bytes(raw[2:6], "big")
+            mark = "L" if asn <= 0xFFFF else ""  # a small AS in a type-2 RD: '65000L:7'
+            return f"{asn}{mark}:{int.from_bytes(raw[6:8], 'big')}"
         return f"{rd_type}:{raw[2:].hex()}"
 
     @staticmethod
@@ -164,10 +167,13 @@ class RouteDistinguisher:
             if num > 0xFFFF:
                 raise TextFormError(field, text, "with an IPv4 administrator the number is 16-bit")
             return RouteDistinguisher(b"\x00\x01" + ip + num.to_bytes(2, "big"))
+        force4 = admin.upper().endswith("L")
+        if force4:
+            admin = admin[:-1]
         if not admin.isdigit():
             raise TextFormError(field, text, "administrator must be an AS number or IPv4 address")
         asn = int(admin)
-        if asn <= 0xFFFF:
+        if asn <= 0xFFFF and not force4:
             if num > 0xFFFFFFFF:
                 raise TextFormError(field, text, "with a 2-octet AS the number is 32-bit")
             return RouteDistinguisher(b"\x00\x00" + asn.to_bytes(2, "big") + num.to_bytes(4, "big"))
