@@ -73,7 +73,22 @@ RUNS = 3
 L3_VNI = 0xABCDEF  # uses all 24 bits of the label field
 SEND_CTX = WireContext(as4=True)
 
-Rib = dict[bytes, Any]  # key -> PathAttributes, or key -> (PathAttributes, data)
+
+class Rib:
+    """The form the RIB holds routes in: two parallel dicts, key -> attribute set (shared,
+    interned) and, for families whose NLRI carry more than the key, key -> data (label stack,
+    ESI...). No object per route: keys and data are bytes, values are shared."""
+
+    __slots__ = ("attrs", "data")
+
+    def __init__(self) -> None:
+        self.attrs: dict[bytes, PathAttributes] = {}
+        self.data: dict[bytes, bytes] = {}
+
+    def __len__(self) -> int:
+        return len(self.attrs)
+
+
 Ribs = dict[Family, Rib]
 
 
@@ -361,10 +376,8 @@ BUILDERS: dict[str, Callable[[int, int], RouteSet]] = {
 
 
 def decode_into_rib(messages: Sequence[bytes], ctx: WireContext) -> Ribs:
-    """Decode every UPDATE into the RIB form: per family, key -> attributes (no data part) or
-    key -> (attributes, data). What the RIB does on receipt."""
+    """Decode every UPDATE into the RIB form (see ``Rib``). What the RIB does on receipt."""
     ribs: Ribs = {}
-    repeat = itertools.repeat
     for msg in messages:
         update = decode_message(msg, ctx)
         if not isinstance(update, UpdateMessage) or update.problems:
@@ -373,42 +386,30 @@ def decode_into_rib(messages: Sequence[bytes], ctx: WireContext) -> Ribs:
             rib = ribs.get(block.family)
             if rib is not None:
                 for key in block.keys:
-                    rib.pop(key, None)
+                    rib.attrs.pop(key, None)
+                    rib.data.pop(key, None)
         for block in update.announced:
             rib = ribs.get(block.family)
             if rib is None:
-                rib = ribs[block.family] = {}
-            attrs = block.attributes
-            if block.data is None:
-                rib.update(dict.fromkeys(block.keys, attrs))
-            else:
-                rib.update(
-                    zip(block.keys, zip(repeat(attrs), block.data, strict=False), strict=True)
-                )
+                rib = ribs[block.family] = Rib()
+            rib.attrs.update(dict.fromkeys(block.keys, block.attributes))
+            if block.data is not None:
+                rib.data.update(zip(block.keys, block.data, strict=True))
     return ribs
 
 
 def encode_from_rib(family: Family, rib: Rib) -> list[bytes]:
     """Group the RIB's routes by attribute object (identity) and pack them into UPDATEs."""
     out: list[bytes] = []
-    if family == IPV4_UNICAST:  # no data part
-        plain: dict[int, tuple[PathAttributes, list[bytes]]] = {}
-        for key, attrs in rib.items():
-            group = plain.get(id(attrs))
-            if group is None:
-                group = plain[id(attrs)] = (attrs, [])
-            group[1].append(key)
-        for attrs, keys in plain.values():
-            out.extend(pack_updates(family, keys, None, None, attrs, SEND_CTX))
-        return out
-    groups: dict[int, tuple[PathAttributes, list[bytes], list[bytes]]] = {}
-    for key, (attrs, data) in rib.items():
-        g = groups.get(id(attrs))
-        if g is None:
-            g = groups[id(attrs)] = (attrs, [], [])
-        g[1].append(key)
-        g[2].append(data)
-    for attrs, keys, datas in groups.values():
+    groups: dict[int, tuple[PathAttributes, list[bytes]]] = {}
+    for key, attrs in rib.attrs.items():
+        group = groups.get(id(attrs))
+        if group is None:
+            group = groups[id(attrs)] = (attrs, [])
+        group[1].append(key)
+    data = rib.data
+    for attrs, keys in groups.values():
+        datas = [data[k] for k in keys] if data else None
         out.extend(pack_updates(family, keys, datas, None, attrs, SEND_CTX))
     return out
 
@@ -475,16 +476,16 @@ def _render(family: Family, key: bytes, data: bytes | None) -> str:
 
 
 def check_rib(rs: RouteSet, ribs: Ribs, checks: Checks) -> None:
-    rib = ribs.get(rs.family, {})
+    rib = ribs.get(rs.family) or Rib()
     checks.check("decode: one family decoded", list(ribs) == [rs.family], f"families {list(ribs)}")
     checks.check("decode: route count", len(rib) == rs.routes, f"{len(rib)} of {rs.routes}")
     bad = []
     for s in rs.samples:
-        value = rib.get(s.key)
-        if value is None:
+        attrs = rib.attrs.get(s.key)
+        if attrs is None:
             bad.append(f"{s.text}: missing")
             continue
-        attrs, data = (value, None) if s.data is None else value
+        data = rib.data.get(s.key)
         text = _render(rs.family, s.key, data)
         if text != s.text:
             bad.append(f"rendered {text!r}, expected {s.text!r}")
@@ -501,11 +502,10 @@ def check_rib(rs: RouteSet, ribs: Ribs, checks: Checks) -> None:
     if rs.family == EVPN:
         seconds = set()
         for s in rs.samples:
-            route = route_from_wire(EVPN, s.key, rib[s.key][1])
+            route = route_from_wire(EVPN, s.key, rib.data[s.key])
             seconds.add(route.labels[1] if isinstance(route, EvpnRoute) else None)
         checks.check("decode: E-VPN second label is 0xABCDEF", seconds == {L3_VNI}, str(seconds))
-    values = rib.values()
-    distinct = len({id(v) for v in values} if rs.data_less else {id(v[0]) for v in values})
+    distinct = len({id(v) for v in rib.attrs.values()})
     checks.check(
         "decode: attribute sets interned (one object per distinct set)",
         distinct <= rs.attribute_sets,

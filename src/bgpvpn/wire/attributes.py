@@ -557,11 +557,11 @@ def _problem(
     return UpdateProblem(action, ErrorCode.UPDATE_MESSAGE, subcode, offset, name, reason, data)
 
 
+_ATTR_NAMES: dict[int, str] = {int(t): t.name for t in AttrType}
+
+
 def _attr_name(atype: int) -> str:
-    try:
-        return AttrType(atype).name
-    except ValueError:
-        return f"attribute {atype}"
+    return _ATTR_NAMES.get(atype) or f"attribute {atype}"
 
 
 def _dec_origin(v: bytes, as4: bool, ibgp: bool | None, out: dict[str, Any]) -> None:

@@ -16,7 +16,7 @@ from bgpvpn.wire.constants import AFI, SAFI, AttrType, ErrorCode, MessageType, U
 from bgpvpn.wire.context import DEFAULT_CONTEXT, WireContext
 from bgpvpn.wire.errors import ErrorAction, UpdateProblem
 from bgpvpn.wire.family import IPV4_UNICAST, Family
-from bgpvpn.wire.nlri import SPLITTERS, NlriError, encode_nlri, joiner, split_prefixes
+from bgpvpn.wire.nlri import JOINERS, LEN_OCTET, SPLITTERS, NlriError, encode_nlri, split_prefixes
 
 HEADER_UPDATE = b"\xff" * 16
 
@@ -448,32 +448,49 @@ def _nlri_items(
     data: tuple[bytes, ...] | list[bytes] | None,
     path_ids: tuple[int, ...] | list[int] | None,
 ) -> list[bytes]:
-    join = joiner(family.afi, family.safi)
-    items = []
-    for n, key in enumerate(keys):
-        wire = join(key, data[n] if data is not None else None)
-        if path_ids is not None:
-            wire = path_ids[n].to_bytes(4, "big") + wire
-        items.append(wire)
+    """The wire octets of each route (path identifier first where given)."""
+    safi = family.safi
+    if safi in (SAFI.LABELED_UNICAST, SAFI.MPLS_VPN):
+        # inline join_labeled: length octet (labels and RD included), labels, RD, prefix
+        rd_bits = 64 if safi == SAFI.MPLS_VPN else 0
+        lens = LEN_OCTET
+        compat = b"\x80\x00\x00"
+        if data is None:
+            items = [lens[k[0] + 24 + rd_bits] + compat + k[1:] for k in keys]
+        else:
+            items = [
+                lens[k[0] + len(d or compat) * 8 + rd_bits] + (d or compat) + k[1:]
+                for k, d in zip(keys, data, strict=True)
+            ]
+    else:
+        join = JOINERS.get((family.afi, safi))
+        if join is None:
+            items = list(keys)
+        elif data is None:
+            items = [join(k, None) for k in keys]
+        else:
+            items = [join(k, d) for k, d in zip(keys, data, strict=True)]
+    if path_ids is not None:
+        items = [pid.to_bytes(4, "big") + item for pid, item in zip(path_ids, items, strict=True)]
     return items
 
 
 def _chunks(items: list[bytes], room: int) -> list[bytes]:
+    """Cut the items into runs of at most ``room`` octets, each as full as it can be."""
     if room <= 0:
         raise ValueError("the attributes leave no room for NLRI in one UPDATE")
     out: list[bytes] = []
-    cur: list[bytes] = []
+    start = 0
     size = 0
-    for item in items:
-        if len(item) > room:
-            raise ValueError(f"one NLRI of {len(item)} octets does not fit in an UPDATE")
-        if size + len(item) > room:
-            out.append(b"".join(cur))
-            cur, size = [], 0
-        cur.append(item)
-        size += len(item)
-    if cur:
-        out.append(b"".join(cur))
+    for n, length in enumerate(map(len, items)):
+        if size + length > room:
+            if length > room:
+                raise ValueError(f"one NLRI of {length} octets does not fit in an UPDATE")
+            out.append(b"".join(items[start:n]))
+            start, size = n, 0
+        size += length
+    if start < len(items):
+        out.append(b"".join(items[start:]))
     return out
 
 
