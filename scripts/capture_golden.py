@@ -121,21 +121,32 @@ def _on_signal(signum: int, _frame: Any) -> None:
 # small helpers
 
 
-def run(argv: Sequence[str], ns: str | None = None, check: bool = True,
-        timeout: float = 30.0, env: dict[str, str] | None = None) -> str:
+def run(
+    argv: Sequence[str],
+    ns: str | None = None,
+    check: bool = True,
+    timeout: float = 30.0,
+    env: dict[str, str] | None = None,
+) -> str:
     full = ["ip", "netns", "exec", ns, *argv] if ns else list(argv)
     try:
         cp = subprocess.run(full, capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired as exc:
         raise CaptureError(f"timeout running {' '.join(full)}") from exc
     if check and cp.returncode != 0:
-        raise CaptureError(f"{' '.join(full)} -> rc {cp.returncode}: {cp.stderr.strip()}"
-                           f" {cp.stdout.strip()[:500]}")
+        raise CaptureError(
+            f"{' '.join(full)} -> rc {cp.returncode}: {cp.stderr.strip()} {cp.stdout.strip()[:500]}"
+        )
     return cp.stdout
 
 
-def wait_until(what: str, pred: Callable[[], bool], timeout: float = DEFAULT_TIMEOUT,
-               interval: float = 0.5, detail: Callable[[], str] | None = None) -> None:
+def wait_until(
+    what: str,
+    pred: Callable[[], bool],
+    timeout: float = DEFAULT_TIMEOUT,
+    interval: float = 0.5,
+    detail: Callable[[], str] | None = None,
+) -> None:
     deadline = time.monotonic() + timeout
     last_exc: Exception | None = None
     while time.monotonic() < deadline:
@@ -153,11 +164,19 @@ def wait_until(what: str, pred: Callable[[], bool], timeout: float = DEFAULT_TIM
     raise CaptureError(f"timed out after {timeout:.0f}s waiting for {what}{extra}")
 
 
-def wait_counts(what: str, counts: Callable[[], dict[str, int]], minimum: dict[str, int],
-                timeout: float = DEFAULT_TIMEOUT) -> None:
+def wait_counts(
+    what: str,
+    counts: Callable[[], dict[str, int]],
+    minimum: dict[str, int],
+    timeout: float = DEFAULT_TIMEOUT,
+) -> None:
     """Wait until every counter reaches its minimum; report all counters on timeout."""
-    wait_until(what, lambda: all(v >= minimum[k] for k, v in counts().items()), timeout,
-               detail=lambda: f"have {counts()}, want {minimum}")
+    wait_until(
+        what,
+        lambda: all(v >= minimum[k] for k, v in counts().items()),
+        timeout,
+        detail=lambda: f"have {counts()}, want {minimum}",
+    )
 
 
 def tool_version(argv: Sequence[str], pattern: str) -> str:
@@ -229,15 +248,38 @@ class Ctx:
         run(["ip", "netns", "add", name])
         RES.namespaces.append(name)
         run(["ip", "-n", name, "link", "set", "lo", "up"])
-        run(["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=0",
-             "net.ipv6.conf.default.accept_dad=0", "net.ipv6.conf.all.accept_dad=0"],
-            ns=name, check=False)
+        run(
+            [
+                "sysctl",
+                "-qw",
+                "net.ipv6.conf.all.disable_ipv6=0",
+                "net.ipv6.conf.default.accept_dad=0",
+                "net.ipv6.conf.all.accept_dad=0",
+            ],
+            ns=name,
+            check=False,
+        )
         self.meta["namespaces"][tag] = {"name": name, "addresses": []}
         return name
 
     def veth(self, ns1: str, if1: str, ns2: str, if2: str) -> None:
-        run(["ip", "link", "add", if1, "netns", ns1, "type", "veth", "peer", "name", if2,
-             "netns", ns2])
+        run(
+            [
+                "ip",
+                "link",
+                "add",
+                if1,
+                "netns",
+                ns1,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                if2,
+                "netns",
+                ns2,
+            ]
+        )
 
     def addr(self, ns: str, dev: str, *addrs: str) -> None:
         for a in addrs:
@@ -248,16 +290,21 @@ class Ctx:
                     info["addresses"].append(f"{a} dev {dev}")
         run(["ip", "-n", ns, "link", "set", dev, "up"])
 
-    def pair(self, ns1: str, if1: str, addrs1: Sequence[str],
-             ns2: str, if2: str, addrs2: Sequence[str]) -> None:
+    def pair(
+        self, ns1: str, if1: str, addrs1: Sequence[str], ns2: str, if2: str, addrs2: Sequence[str]
+    ) -> None:
         self.veth(ns1, if1, ns2, if2)
         self.addr(ns1, if1, *addrs1)
         self.addr(ns2, if2, *addrs2)
 
     def wait_addresses(self, ns: str) -> None:
         """Wait until no IPv6 address is tentative any more (nodad should make this instant)."""
-        wait_until(f"IPv6 addresses in {ns}",
-                   lambda: "tentative" not in run(["ip", "-n", ns, "-6", "addr"]), 10, 0.2)
+        wait_until(
+            f"IPv6 addresses in {ns}",
+            lambda: "tentative" not in run(["ip", "-n", ns, "-6", "addr"]),
+            10,
+            0.2,
+        )
 
     # ---- processes
     def subdir(self, name: str, mode: int = 0o755) -> Path:
@@ -266,15 +313,27 @@ class Ctx:
         d.chmod(mode)
         return d
 
-    def start(self, name: str, ns: str, argv: Sequence[str], log: Path,
-              env: dict[str, str] | None = None, stop_signal: int = signal.SIGTERM,
-              stderr_pipe: bool = False) -> Proc:
+    def start(
+        self,
+        name: str,
+        ns: str,
+        argv: Sequence[str],
+        log: Path,
+        env: dict[str, str] | None = None,
+        stop_signal: int = signal.SIGTERM,
+        stderr_pipe: bool = False,
+    ) -> Proc:
         full = ["ip", "netns", "exec", ns, *argv]
         logf = open(log, "ab")  # noqa: SIM115 - handed to the child
         try:
             popen = subprocess.Popen(
-                full, stdout=logf, stderr=subprocess.PIPE if stderr_pipe else subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+                full,
+                stdout=logf,
+                stderr=subprocess.PIPE if stderr_pipe else subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
+            )
         finally:
             logf.close()
         proc = Proc(name, popen, stop_signal)
@@ -284,19 +343,24 @@ class Ctx:
     def check_alive(self, *procs: Proc) -> None:
         for p in procs:
             if p.popen.poll() is not None:
-                raise CaptureError(f"{p.name} exited early with status {p.popen.returncode}"
-                                   f" (see logs in {self.run_dir})")
+                raise CaptureError(
+                    f"{p.name} exited early with status {p.popen.returncode}"
+                    f" (see logs in {self.run_dir})"
+                )
 
     # ---- capture
     def start_capture(self, ns: str, iface: str) -> None:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         pcap = self.out_dir / "session.pcap"
         pcap.unlink(missing_ok=True)
-        proc = self.start("tcpdump", ns,
-                          ["tcpdump", "-i", iface, "-w", str(pcap), "-U", "-s", "0", "-n",
-                           "tcp port 179"],
-                          self.run_dir / "tcpdump.log", stop_signal=signal.SIGINT,
-                          stderr_pipe=True)
+        proc = self.start(
+            "tcpdump",
+            ns,
+            ["tcpdump", "-i", iface, "-w", str(pcap), "-U", "-s", "0", "-n", "tcp port 179"],
+            self.run_dir / "tcpdump.log",
+            stop_signal=signal.SIGINT,
+            stderr_pipe=True,
+        )
         assert proc.popen.stderr is not None
         deadline = time.monotonic() + 10
         buf = b""
@@ -308,8 +372,12 @@ class Ctx:
                 chunk = os.read(proc.popen.stderr.fileno(), 4096)
                 buf += chunk
         self._capture = proc
-        self.meta["capture"] = {"namespace": ns, "interface": iface, "filter": "tcp port 179",
-                                "tool": f"tcpdump {version_of('tcpdump')}"}
+        self.meta["capture"] = {
+            "namespace": ns,
+            "interface": iface,
+            "filter": "tcp port 179",
+            "tool": f"tcpdump {version_of('tcpdump')}",
+        }
 
     def stop_capture(self, pause: float = 1.0) -> None:
         if self._capture is None:
@@ -333,12 +401,17 @@ class Ctx:
         self.meta["originated"].append({"by": by, "family": family, "route": route, **attrs})
 
     def impl(self, tag: str, impl: str, ns: str, **info: Any) -> None:
-        self.meta["implementations"][tag] = {"implementation": impl, "version": version_of(impl),
-                                             "namespace": ns, **info}
+        self.meta["implementations"][tag] = {
+            "implementation": impl,
+            "version": version_of(impl),
+            "namespace": ns,
+            **info,
+        }
 
     def session(self, a: str, b: str, kind: str, families: Sequence[str], **info: Any) -> None:
-        self.meta["sessions"].append({"between": [a, b], "type": kind,
-                                      "families": list(families), **info})
+        self.meta["sessions"].append(
+            {"between": [a, b], "type": kind, "families": list(families), **info}
+        )
 
     def view(self, name: str, content: str) -> None:
         self.views_dir.mkdir(parents=True, exist_ok=True)
@@ -359,7 +432,8 @@ class Ctx:
     def finish(self) -> None:
         self.meta["duration_s"] = round(time.monotonic() - self._t0, 1)
         (self.out_dir / "scenario.json").write_text(
-            json.dumps(self.meta, indent=2, sort_keys=False) + "\n")
+            json.dumps(self.meta, indent=2, sort_keys=False) + "\n"
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -377,11 +451,29 @@ class GoBGP:
         run(["gobgpd", "-d", "-f", str(self.conf), "-t", "toml"])  # syntax check
         # a private UTS namespace gives the FQDN capability a stable host name
         self.proc = ctx.start(
-            f"gobgpd-{tag}", ns,
-            ["unshare", "--uts", "sh", "-c", 'hostname "$0"; exec "$@"', hostname,
-             "gobgpd", "-f", str(self.conf), "-t", "toml", "--api-hosts", GOBGP_API,
-             "--pprof-disable", "-p", "-l", "info"],
-            self.dir / "gobgpd.log")
+            f"gobgpd-{tag}",
+            ns,
+            [
+                "unshare",
+                "--uts",
+                "sh",
+                "-c",
+                'hostname "$0"; exec "$@"',
+                hostname,
+                "gobgpd",
+                "-f",
+                str(self.conf),
+                "-t",
+                "toml",
+                "--api-hosts",
+                GOBGP_API,
+                "--pprof-disable",
+                "-p",
+                "-l",
+                "info",
+            ],
+            self.dir / "gobgpd.log",
+        )
         wait_until(f"gobgpd {tag} API", lambda: bool(self.cli("global")), 20, 0.3)
 
     def cli(self, *args: str, check: bool = True) -> str:
@@ -408,22 +500,28 @@ class GoBGP:
     def delete(self, family: str, *args: str) -> None:
         self.cli("global", "rib", "-a", family, "del", *args)
 
-    def save_views(self, neighbors: dict[str, Sequence[str]], families: Sequence[str],
-                   suffix: str = "") -> None:
+    def save_views(
+        self, neighbors: dict[str, Sequence[str]], families: Sequence[str], suffix: str = ""
+    ) -> None:
         """neighbors: address -> families negotiated with it (for adj-in/adj-out views)."""
         t = f"gobgp-{self.tag}"
         self.ctx.view_cmd(f"{t}-neighbors{suffix}.json", lambda: self.cli("-j", "neighbor"))
         for fam in families:
-            self.ctx.view_cmd(f"{t}-global-rib-{fam}{suffix}.json",
-                              lambda fam=fam: self.cli("-j", "global", "rib", "-a", fam))
-            self.ctx.view_cmd(f"{t}-global-rib-{fam}{suffix}.txt",
-                              lambda fam=fam: self.cli("global", "rib", "-a", fam))
+            self.ctx.view_cmd(
+                f"{t}-global-rib-{fam}{suffix}.json",
+                lambda fam=fam: self.cli("-j", "global", "rib", "-a", fam),
+            )
+            self.ctx.view_cmd(
+                f"{t}-global-rib-{fam}{suffix}.txt",
+                lambda fam=fam: self.cli("global", "rib", "-a", fam),
+            )
         for nb, nb_families in neighbors.items():
             for fam in nb_families:
                 for d in ("adj-in", "adj-out"):
                     self.ctx.view_cmd(
                         f"{t}-{nb}-{d}-{fam}{suffix}.json",
-                        lambda nb=nb, fam=fam, d=d: self.cli("-j", "neighbor", nb, d, "-a", fam))
+                        lambda nb=nb, fam=fam, d=d: self.cli("-j", "neighbor", nb, d, "-a", fam),
+                    )
 
 
 class FRR:
@@ -437,16 +535,37 @@ class FRR:
         run(["chown", "-R", "frr:frr", str(self.dir)])
         common = ["--vty_socket", str(self.dir), "-z", str(self.dir / "zserv.api"), "-P", "0"]
         self.zebra = ctx.start(
-            f"zebra-{tag}", ns,
-            ["/usr/lib/frr/zebra", "-f", str(self.dir / "zebra.conf"),
-             "-i", str(self.dir / "zebra.pid"), *common, "--log", f"file:{self.dir}/zebra.log"],
-            self.dir / "zebra.out")
+            f"zebra-{tag}",
+            ns,
+            [
+                "/usr/lib/frr/zebra",
+                "-f",
+                str(self.dir / "zebra.conf"),
+                "-i",
+                str(self.dir / "zebra.pid"),
+                *common,
+                "--log",
+                f"file:{self.dir}/zebra.log",
+            ],
+            self.dir / "zebra.out",
+        )
         wait_until("zebra socket", lambda: (self.dir / "zserv.api").exists(), 20, 0.2)
         self.bgpd = ctx.start(
-            f"bgpd-{tag}", ns,
-            ["/usr/lib/frr/bgpd", "-n", "-f", str(self.dir / "bgpd.conf"),
-             "-i", str(self.dir / "bgpd.pid"), *common, "--log", f"file:{self.dir}/bgpd.log"],
-            self.dir / "bgpd.out")
+            f"bgpd-{tag}",
+            ns,
+            [
+                "/usr/lib/frr/bgpd",
+                "-n",
+                "-f",
+                str(self.dir / "bgpd.conf"),
+                "-i",
+                str(self.dir / "bgpd.pid"),
+                *common,
+                "--log",
+                f"file:{self.dir}/bgpd.log",
+            ],
+            self.dir / "bgpd.out",
+        )
         wait_until("FRR bgpd vty", lambda: (self.dir / "bgpd.vty").exists(), 20, 0.2)
 
     def vtysh(self, *cmds: str, check: bool = True) -> str:
@@ -470,8 +589,9 @@ class FRR:
     def save_views(self, cmds: dict[str, str], suffix: str = "") -> None:
         for name, cmd in cmds.items():
             ext = "json" if cmd.endswith(" json") else "txt"
-            self.ctx.view_cmd(f"frr-{self.tag}-{name}{suffix}.{ext}",
-                              lambda cmd=cmd: self.vtysh(cmd))
+            self.ctx.view_cmd(
+                f"frr-{self.tag}-{name}{suffix}.{ext}", lambda cmd=cmd: self.vtysh(cmd)
+            )
 
 
 class Bird:
@@ -482,9 +602,12 @@ class Bird:
         cf = self.dir / "bird.conf"
         cf.write_text(conf.replace("RUNDIR", str(self.dir)))
         run(["bird", "-p", "-c", str(cf)])  # parse only
-        self.proc = ctx.start(f"bird-{tag}", ns,
-                              ["bird", "-f", "-c", str(cf), "-s", str(self.ctl),
-                               "-P", str(self.dir / "bird.pid")], self.dir / "bird.out")
+        self.proc = ctx.start(
+            f"bird-{tag}",
+            ns,
+            ["bird", "-f", "-c", str(cf), "-s", str(self.ctl), "-P", str(self.dir / "bird.pid")],
+            self.dir / "bird.out",
+        )
         wait_until("bird control socket", lambda: self.ctl.exists(), 20, 0.2)
 
     def birdc(self, *args: str) -> str:
@@ -505,8 +628,9 @@ class OpenBGPD:
         cf.chmod(0o600)
         Path("/run/openbgpd").mkdir(parents=True, exist_ok=True)
         run(["/usr/sbin/bgpd", "-n", "-f", str(cf)])
-        self.proc = ctx.start(f"openbgpd-{tag}", ns, ["/usr/sbin/bgpd", "-d", "-f", str(cf)],
-                              self.dir / "bgpd.out")
+        self.proc = ctx.start(
+            f"openbgpd-{tag}", ns, ["/usr/sbin/bgpd", "-d", "-f", str(cf)], self.dir / "bgpd.out"
+        )
         wait_until("openbgpd socket", lambda: self.sock.exists(), 20, 0.2)
 
     def bgpctl(self, *args: str) -> str:
@@ -533,13 +657,19 @@ class ExaBGP:
         cf = self.dir / "exabgp.conf"
         cf.write_text(conf.replace("RUNDIR", str(self.dir)))
         env = dict(os.environ)
-        env.update({
-            "exabgp.daemon.user": "root", "exabgp.daemon.drop": "false",
-            "exabgp.api.cli": "false", "exabgp.log.destination": str(self.dir / "exabgp.log"),
-            "exabgp.tcp.bind": bind, "exabgp.tcp.port": "179",
-        })
-        self.proc = ctx.start(f"exabgp-{tag}", ns, ["/usr/sbin/exabgp", str(cf)],
-                              self.dir / "exabgp.out", env=env)
+        env.update(
+            {
+                "exabgp.daemon.user": "root",
+                "exabgp.daemon.drop": "false",
+                "exabgp.api.cli": "false",
+                "exabgp.log.destination": str(self.dir / "exabgp.log"),
+                "exabgp.tcp.bind": bind,
+                "exabgp.tcp.port": "179",
+            }
+        )
+        self.proc = ctx.start(
+            f"exabgp-{tag}", ns, ["/usr/sbin/exabgp", str(cf)], self.dir / "exabgp.out", env=env
+        )
 
     def messages(self) -> list[dict[str, Any]]:
         if not self.recv.exists():
@@ -559,20 +689,35 @@ def gobgp_global(asn: int, router_id: str, extra: str = "") -> str:
     return f'[global.config]\n  as = {asn}\n  router-id = "{router_id}"\n{extra}\n'
 
 
-def gobgp_neighbor(addr: str, peer_as: int, families: Sequence[str], *,
-                   extra: str = "", afi_extra: dict[str, str] | None = None,
-                   local_address: str | None = None) -> str:
-    s = ["[[neighbors]]", "  [neighbors.config]", f'    neighbor-address = "{addr}"',
-         f"    peer-as = {peer_as}",
-         "  [neighbors.timers.config]", "    connect-retry = 1", "    hold-time = 90",
-         "    keepalive-interval = 30"]
+def gobgp_neighbor(
+    addr: str,
+    peer_as: int,
+    families: Sequence[str],
+    *,
+    extra: str = "",
+    afi_extra: dict[str, str] | None = None,
+    local_address: str | None = None,
+) -> str:
+    s = [
+        "[[neighbors]]",
+        "  [neighbors.config]",
+        f'    neighbor-address = "{addr}"',
+        f"    peer-as = {peer_as}",
+        "  [neighbors.timers.config]",
+        "    connect-retry = 1",
+        "    hold-time = 90",
+        "    keepalive-interval = 30",
+    ]
     if local_address:
         s += ["  [neighbors.transport.config]", f'    local-address = "{local_address}"']
     if extra:
         s.append(extra.rstrip())
     for fam in families:
-        s += ["  [[neighbors.afi-safis]]", "    [neighbors.afi-safis.config]",
-              f'      afi-safi-name = "{fam}"']
+        s += [
+            "  [[neighbors.afi-safis]]",
+            "    [neighbors.afi-safis.config]",
+            f'      afi-safi-name = "{fam}"',
+        ]
         if afi_extra and fam in afi_extra:
             s.append(afi_extra[fam].rstrip())
     return "\n".join(s) + "\n\n"
@@ -614,8 +759,23 @@ def frr_evpn_ns_setup(ns: str, local_ip: str, mac: str, host_ip: str, bridge_ip:
     """VXLAN VNI 100 + bridge + one MAC/IP so FRR's zebra originates E-VPN type-2/3."""
     ip = ["ip", "-n", ns]
     run([*ip, "link", "add", "br100", "type", "bridge"])
-    run([*ip, "link", "add", "vxlan100", "type", "vxlan", "id", "100", "local", local_ip,
-         "dstport", "4789", "nolearning"])
+    run(
+        [
+            *ip,
+            "link",
+            "add",
+            "vxlan100",
+            "type",
+            "vxlan",
+            "id",
+            "100",
+            "local",
+            local_ip,
+            "dstport",
+            "4789",
+            "nolearning",
+        ]
+    )
     run([*ip, "link", "set", "vxlan100", "master", "br100"])
     run([*ip, "link", "add", "vh100", "type", "veth", "peer", "name", "vh100b"])
     run([*ip, "link", "set", "vh100", "address", mac])
@@ -637,8 +797,13 @@ def scn_gobgp_frr_ibgp(ctx: Ctx) -> None:
     ctx.start_capture(a, "vAB")
     fam4 = ["ipv4-unicast", "l3vpn-ipv4-unicast", "l2vpn-evpn"]
     fam6 = ["ipv6-unicast", "l3vpn-ipv6-unicast"]
-    g = GoBGP(ctx, a, "A", gobgp_global(65000, A4)
-              + gobgp_neighbor(B4, 65000, fam4) + gobgp_neighbor(B6, 65000, fam6), "gobgp-A")
+    g = GoBGP(
+        ctx,
+        a,
+        "A",
+        gobgp_global(65000, A4) + gobgp_neighbor(B4, 65000, fam4) + gobgp_neighbor(B6, 65000, fam6),
+        "gobgp-A",
+    )
     frr_conf = f"""frr defaults traditional
 hostname frr-B
 service integrated-vtysh-config
@@ -703,55 +868,183 @@ end
 """.replace("\\\n", "")
     f = FRR(ctx, b, "B", frr_conf)
     ctx.impl("A", "gobgp", a, asn=65000, router_id=A4)
-    ctx.impl("B", "frr", b, asn=65000, router_id=B4,
-             notes="E-VPN type-2/3 from zebra (VNI 100 on vxlan100/br100), type-5 static")
+    ctx.impl(
+        "B",
+        "frr",
+        b,
+        asn=65000,
+        router_id=B4,
+        notes="E-VPN type-2/3 from zebra (VNI 100 on vxlan100/br100), type-5 static",
+    )
     ctx.session("A", "B", "ibgp", fam4, transport=f"{A4} <-> {B4}")
     ctx.session("A", "B", "ibgp", fam6, transport=f"{A6} <-> {B6}")
 
-    g.add("ipv4", "203.0.113.16/28", "origin", "igp", "nexthop", A4, "med", "10",
-          "local-pref", "200", "community", "65000:10,no-advertise", "large-community",
-          "65000:1:1,65000:1:2")
+    g.add(
+        "ipv4",
+        "203.0.113.16/28",
+        "origin",
+        "igp",
+        "nexthop",
+        A4,
+        "med",
+        "10",
+        "local-pref",
+        "200",
+        "community",
+        "65000:10,no-advertise",
+        "large-community",
+        "65000:1:1,65000:1:2",
+    )
     g.add("ipv4", "203.0.113.0/28", "nexthop", A4, "aggregator", "65000:192.0.2.1")
     g.add("ipv6", "2001:db8:100:1::/64", "nexthop", A6, "community", "65000:61")
     g.add("ipv6", "2001:db8:100:3::/64", "nexthop", A6)
-    g.add("vpnv4", "203.0.113.144/28", "label", "101", "rd", "65000:101", "rt", "65000:100",
-          "nexthop", A4, "med", "5")
-    g.add("vpnv4", "203.0.113.128/28", "label", "104", "rd", "192.0.2.1:104", "rt",
-          "65000:100", "nexthop", A4)
-    g.add("vpnv4", "203.0.113.112/28", "label", "105", "rd", "4200000001:105", "rt",
-          "65000:100", "nexthop", A4)
-    g.add("vpnv6", "2001:db8:200:1::/64", "label", "101", "rd", "65000:101", "rt", "65000:100",
-          "nexthop", A6)
-    g.add("evpn", "macadv", "02:00:00:00:01:01", "203.0.113.201", "etag", "0", "label", "100",
-          "rd", "65000:201", "rt", "65000:100", "encap", "vxlan")
-    g.add("evpn", "macadv", "02:00:00:00:01:02", "0.0.0.0", "etag", "0", "label", "100",
-          "rd", "65000:201", "rt", "65000:100", "encap", "vxlan")
-    g.add("evpn", "multicast", A4, "etag", "0", "rd", "65000:201", "rt", "65000:100",
-          "encap", "vxlan")
-    g.add("evpn", "prefix", "203.0.113.80/28", "gw", "0.0.0.0", "etag", "0", "label", "500",
-          "rd", "65000:301", "rt", "65000:100", "encap", "vxlan", "router-mac",
-          "02:00:00:00:01:00")
-    for r in ("203.0.113.32/28 (community 65000:20 65000:21 no-export, large-community, "
-              "med 30, local-pref 150, origin egp)", "203.0.113.48/28"):
+    g.add(
+        "vpnv4",
+        "203.0.113.144/28",
+        "label",
+        "101",
+        "rd",
+        "65000:101",
+        "rt",
+        "65000:100",
+        "nexthop",
+        A4,
+        "med",
+        "5",
+    )
+    g.add(
+        "vpnv4",
+        "203.0.113.128/28",
+        "label",
+        "104",
+        "rd",
+        "192.0.2.1:104",
+        "rt",
+        "65000:100",
+        "nexthop",
+        A4,
+    )
+    g.add(
+        "vpnv4",
+        "203.0.113.112/28",
+        "label",
+        "105",
+        "rd",
+        "4200000001:105",
+        "rt",
+        "65000:100",
+        "nexthop",
+        A4,
+    )
+    g.add(
+        "vpnv6",
+        "2001:db8:200:1::/64",
+        "label",
+        "101",
+        "rd",
+        "65000:101",
+        "rt",
+        "65000:100",
+        "nexthop",
+        A6,
+    )
+    g.add(
+        "evpn",
+        "macadv",
+        "02:00:00:00:01:01",
+        "203.0.113.201",
+        "etag",
+        "0",
+        "label",
+        "100",
+        "rd",
+        "65000:201",
+        "rt",
+        "65000:100",
+        "encap",
+        "vxlan",
+    )
+    g.add(
+        "evpn",
+        "macadv",
+        "02:00:00:00:01:02",
+        "0.0.0.0",
+        "etag",
+        "0",
+        "label",
+        "100",
+        "rd",
+        "65000:201",
+        "rt",
+        "65000:100",
+        "encap",
+        "vxlan",
+    )
+    g.add(
+        "evpn", "multicast", A4, "etag", "0", "rd", "65000:201", "rt", "65000:100", "encap", "vxlan"
+    )
+    g.add(
+        "evpn",
+        "prefix",
+        "203.0.113.80/28",
+        "gw",
+        "0.0.0.0",
+        "etag",
+        "0",
+        "label",
+        "500",
+        "rd",
+        "65000:301",
+        "rt",
+        "65000:100",
+        "encap",
+        "vxlan",
+        "router-mac",
+        "02:00:00:00:01:00",
+    )
+    for r in (
+        "203.0.113.32/28 (community 65000:20 65000:21 no-export, large-community, "
+        "med 30, local-pref 150, origin egp)",
+        "203.0.113.48/28",
+    ):
         ctx.originated("frr-B", "ipv4", r)
     ctx.originated("frr-B", "ipv6", "2001:db8:100:2::/64 (community, large-community, med)")
-    ctx.originated("frr-B", "vpnv4", "203.0.113.160/28 rd 65000:102 label 102 rt 65000:100 "
-                   "soo 65000:7")
+    ctx.originated(
+        "frr-B", "vpnv4", "203.0.113.160/28 rd 65000:102 label 102 rt 65000:100 soo 65000:7"
+    )
     ctx.originated("frr-B", "vpnv4", "203.0.113.176/28 rd 192.0.2.2:103 label 103")
     ctx.originated("frr-B", "vpnv6", "2001:db8:200:2::/64 rd 65000:102 label 102")
-    ctx.originated("frr-B", "evpn", "type-2 MAC 02:00:00:00:02:01 (+IP 203.0.113.202), "
-                   "type-3 192.0.2.2 VNI 100 (zebra); type-5 203.0.113.96/28 rd 65000:302")
+    ctx.originated(
+        "frr-B",
+        "evpn",
+        "type-2 MAC 02:00:00:00:02:01 (+IP 203.0.113.202), "
+        "type-3 192.0.2.2 VNI 100 (zebra); type-5 203.0.113.96/28 rd 65000:302",
+    )
 
-    wait_until("sessions Established",
-               lambda: g.established(B4) and g.established(B6), 60)
+    wait_until("sessions Established", lambda: g.established(B4) and g.established(B6), 60)
     ctx.event("established", sessions=[B4, B6])
-    wait_until("FRR routes at GoBGP", lambda: (
-        g.adj_in(B4, "ipv4") >= 2 and g.adj_in(B4, "vpnv4") >= 2 and g.adj_in(B6, "ipv6") >= 1
-        and g.adj_in(B6, "vpnv6") >= 1 and g.adj_in(B4, "evpn") >= 4), 60)
-    wait_until("GoBGP routes at FRR", lambda: (
-        f.accepted(A4, "ipv4Unicast") >= 2 and f.accepted(A4, "ipv4Vpn") >= 3
-        and f.accepted(A6, "ipv6Unicast") >= 2 and f.accepted(A6, "ipv6Vpn") >= 1
-        and f.accepted(A4, "l2VpnEvpn") >= 4), 60)
+    wait_until(
+        "FRR routes at GoBGP",
+        lambda: (
+            g.adj_in(B4, "ipv4") >= 2
+            and g.adj_in(B4, "vpnv4") >= 2
+            and g.adj_in(B6, "ipv6") >= 1
+            and g.adj_in(B6, "vpnv6") >= 1
+            and g.adj_in(B4, "evpn") >= 4
+        ),
+        60,
+    )
+    wait_until(
+        "GoBGP routes at FRR",
+        lambda: (
+            f.accepted(A4, "ipv4Unicast") >= 2
+            and f.accepted(A4, "ipv4Vpn") >= 3
+            and f.accepted(A6, "ipv6Unicast") >= 2
+            and f.accepted(A6, "ipv6Vpn") >= 1
+            and f.accepted(A4, "l2VpnEvpn") >= 4
+        ),
+        60,
+    )
     ctx.event("routes exchanged")
     families = ["ipv4", "ipv6", "vpnv4", "vpnv6", "evpn"]
     nbs = {B4: ["ipv4", "vpnv4", "evpn"], B6: ["ipv6", "vpnv6"]}
@@ -775,27 +1068,60 @@ end
     time.sleep(2)
     g.cli("neighbor", B4, "softresetin")
     g.cli("neighbor", B6, "softresetin")
-    ctx.event("GoBGP: neighbor softresetin (GoBGP 3.10 re-applies its import policy from its "
-              "Adj-RIB-In: it sends no ROUTE-REFRESH)")
+    ctx.event(
+        "GoBGP: neighbor softresetin (GoBGP 3.10 re-applies its import policy from its "
+        "Adj-RIB-In: it sends no ROUTE-REFRESH)"
+    )
     time.sleep(2)
     # withdrawals
     g.delete("ipv4", "203.0.113.0/28")
     g.delete("vpnv4", "203.0.113.128/28", "label", "104", "rd", "192.0.2.1:104")
-    g.delete("evpn", "macadv", "02:00:00:00:01:02", "0.0.0.0", "etag", "0", "label", "100",
-             "rd", "65000:201")
+    g.delete(
+        "evpn",
+        "macadv",
+        "02:00:00:00:01:02",
+        "0.0.0.0",
+        "etag",
+        "0",
+        "label",
+        "100",
+        "rd",
+        "65000:201",
+    )
     g.delete("ipv6", "2001:db8:100:3::/64")
-    ctx.event("GoBGP withdraws ipv4 203.0.113.0/28, vpnv4 203.0.113.128/28 rd 192.0.2.1:104, "
-              "evpn macadv 02:00:00:00:01:02, ipv6 2001:db8:100:3::/64")
-    f.vtysh("configure terminal", "router bgp 65000", "address-family ipv4 unicast",
-            "no network 203.0.113.48/28", "exit-address-family", "address-family ipv4 vpn",
-            "no network 203.0.113.176/28 rd 192.0.2.2:103 label 103")
+    ctx.event(
+        "GoBGP withdraws ipv4 203.0.113.0/28, vpnv4 203.0.113.128/28 rd 192.0.2.1:104, "
+        "evpn macadv 02:00:00:00:01:02, ipv6 2001:db8:100:3::/64"
+    )
+    f.vtysh(
+        "configure terminal",
+        "router bgp 65000",
+        "address-family ipv4 unicast",
+        "no network 203.0.113.48/28",
+        "exit-address-family",
+        "address-family ipv4 vpn",
+        "no network 203.0.113.176/28 rd 192.0.2.2:103 label 103",
+    )
     ctx.event("FRR withdraws ipv4 203.0.113.48/28 and vpnv4 203.0.113.176/28 rd 192.0.2.2:103")
-    wait_until("withdrawals seen", lambda: (
-        g.adj_in(B4, "ipv4") == 1 and g.adj_in(B4, "vpnv4") == 1
-        and f.accepted(A4, "ipv4Unicast") == 1 and f.accepted(A6, "ipv6Unicast") == 1), 30)
+    wait_until(
+        "withdrawals seen",
+        lambda: (
+            g.adj_in(B4, "ipv4") == 1
+            and g.adj_in(B4, "vpnv4") == 1
+            and f.accepted(A4, "ipv4Unicast") == 1
+            and f.accepted(A6, "ipv6Unicast") == 1
+        ),
+        30,
+    )
     g.save_views(nbs, families, suffix="-after-withdraw")
-    f.save_views({"ipv4": "show bgp ipv4 unicast json", "ipv4-vpn": "show bgp ipv4 vpn json",
-                  "evpn": "show bgp l2vpn evpn json"}, suffix="-after-withdraw")
+    f.save_views(
+        {
+            "ipv4": "show bgp ipv4 unicast json",
+            "ipv4-vpn": "show bgp ipv4 vpn json",
+            "evpn": "show bgp l2vpn evpn json",
+        },
+        suffix="-after-withdraw",
+    )
     # administrative shutdown with an RFC 9003 communication, one from each side
     msg_g = "gcap: planned maintenance (GoBGP)"
     g.cli("neighbor", B4, "shutdown", "--reason", msg_g)
@@ -813,14 +1139,23 @@ def scn_gobgp_frr_ebgp(ctx: Ctx) -> None:
     ctx.start_capture(a, "vAB")
     asn_a, asn_b = 4200000001, 4200000002
     fams = ["ipv4-unicast", "ipv6-unicast", "l3vpn-ipv4-unicast"]
-    gr = ("  [neighbors.graceful-restart.config]\n    enabled = true\n    restart-time = 120\n"
-          "    long-lived-enabled = true\n")
-    afi_gr = ("    [neighbors.afi-safis.mp-graceful-restart.config]\n      enabled = true\n"
-              "    [neighbors.afi-safis.long-lived-graceful-restart.config]\n"
-              "      enabled = true\n      restart-time = 3600\n")
-    g = GoBGP(ctx, a, "A", gobgp_global(asn_a, A4)
-              + gobgp_neighbor(B4, asn_b, fams, extra=gr, afi_extra=dict.fromkeys(fams, afi_gr)),
-              "gobgp-A")
+    gr = (
+        "  [neighbors.graceful-restart.config]\n    enabled = true\n    restart-time = 120\n"
+        "    long-lived-enabled = true\n"
+    )
+    afi_gr = (
+        "    [neighbors.afi-safis.mp-graceful-restart.config]\n      enabled = true\n"
+        "    [neighbors.afi-safis.long-lived-graceful-restart.config]\n"
+        "      enabled = true\n      restart-time = 3600\n"
+    )
+    g = GoBGP(
+        ctx,
+        a,
+        "A",
+        gobgp_global(asn_a, A4)
+        + gobgp_neighbor(B4, asn_b, fams, extra=gr, afi_extra=dict.fromkeys(fams, afi_gr)),
+        "gobgp-A",
+    )
     frr_conf = f"""frr defaults traditional
 hostname frr-B
 !
@@ -862,40 +1197,95 @@ exit
 end
 """
     f = FRR(ctx, b, "B", frr_conf)
-    ctx.impl("A", "gobgp", a, asn=asn_a, router_id=A4,
-             notes="graceful restart + long-lived graceful restart configured for all families")
-    ctx.impl("B", "frr", b, asn=asn_b, router_id=B4,
-             notes="graceful restart, LLGR stale-time, extended-nexthop, sends FQDN and "
-                   "extended message capabilities")
-    ctx.session("A", "B", "ebgp", fams, transport=f"{A4} <-> {B4}",
-                notes="IPv6 unicast over the IPv4 session")
-    g.add("ipv4", "203.0.113.64/28", "aspath", "4200000010,65020,4200000011", "nexthop", A4,
-          "community", "65000:1,no-export", "large-community", f"{asn_a}:7:7", "med", "3")
+    ctx.impl(
+        "A",
+        "gobgp",
+        a,
+        asn=asn_a,
+        router_id=A4,
+        notes="graceful restart + long-lived graceful restart configured for all families",
+    )
+    ctx.impl(
+        "B",
+        "frr",
+        b,
+        asn=asn_b,
+        router_id=B4,
+        notes="graceful restart, LLGR stale-time, extended-nexthop, sends FQDN and "
+        "extended message capabilities",
+    )
+    ctx.session(
+        "A",
+        "B",
+        "ebgp",
+        fams,
+        transport=f"{A4} <-> {B4}",
+        notes="IPv6 unicast over the IPv4 session",
+    )
+    g.add(
+        "ipv4",
+        "203.0.113.64/28",
+        "aspath",
+        "4200000010,65020,4200000011",
+        "nexthop",
+        A4,
+        "community",
+        "65000:1,no-export",
+        "large-community",
+        f"{asn_a}:7:7",
+        "med",
+        "3",
+    )
     g.add("ipv4", "203.0.113.72/29", "origin", "incomplete", "nexthop", A4)
     g.add("ipv6", "2001:db8:600::/48", "aspath", "65030", "nexthop", A6)
-    g.add("vpnv4", "203.0.113.144/28", "label", "101", "rd", f"{asn_a}:101", "rt",
-          f"{asn_b}:100", "nexthop", A4)
-    ctx.originated("frr-B", "ipv4", f"203.0.113.224/28 (as-path prepend {asn_b} {asn_b} 65555, "
-                   "community 65000:77 graceful-shutdown, large-community)")
+    g.add(
+        "vpnv4",
+        "203.0.113.144/28",
+        "label",
+        "101",
+        "rd",
+        f"{asn_a}:101",
+        "rt",
+        f"{asn_b}:100",
+        "nexthop",
+        A4,
+    )
+    ctx.originated(
+        "frr-B",
+        "ipv4",
+        f"203.0.113.224/28 (as-path prepend {asn_b} {asn_b} 65555, "
+        "community 65000:77 graceful-shutdown, large-community)",
+    )
     ctx.originated("frr-B", "ipv4", "203.0.113.240/28")
     ctx.originated("frr-B", "ipv6", "2001:db8:500::/48 (prepend, communities)")
-    ctx.originated("frr-B", "vpnv4", f"203.0.113.160/28 rd {asn_b}:102 label 102 "
-                   f"rt {asn_b}:100")
+    ctx.originated("frr-B", "vpnv4", f"203.0.113.160/28 rd {asn_b}:102 label 102 rt {asn_b}:100")
     wait_until("session Established", lambda: g.established(B4), 60)
     ctx.event("established")
-    wait_until("routes exchanged", lambda: (
-        g.adj_in(B4, "ipv4") >= 2 and g.adj_in(B4, "ipv6") >= 1 and g.adj_in(B4, "vpnv4") >= 1
-        and f.accepted(A4, "ipv4Unicast") >= 2 and f.accepted(A4, "ipv6Unicast") >= 1
-        and f.accepted(A4, "ipv4Vpn") >= 1), 60)
+    wait_until(
+        "routes exchanged",
+        lambda: (
+            g.adj_in(B4, "ipv4") >= 2
+            and g.adj_in(B4, "ipv6") >= 1
+            and g.adj_in(B4, "vpnv4") >= 1
+            and f.accepted(A4, "ipv4Unicast") >= 2
+            and f.accepted(A4, "ipv6Unicast") >= 1
+            and f.accepted(A4, "ipv4Vpn") >= 1
+        ),
+        60,
+    )
     ctx.event("routes exchanged (End-of-RIB markers follow from the graceful restart cap)")
     time.sleep(2)  # let the End-of-RIB markers pass
     g.save_views({B4: ["ipv4", "ipv6", "vpnv4"]}, ["ipv4", "ipv6", "vpnv4"])
-    f.save_views({"summary": "show bgp summary json",
-                  "neighbors": "show bgp neighbors json",
-                  "ipv4": "show bgp ipv4 unicast json",
-                  "ipv6": "show bgp ipv6 unicast json",
-                  "ipv4-vpn": "show bgp ipv4 vpn json",
-                  "graceful-restart": "show bgp neighbors graceful-restart json"})
+    f.save_views(
+        {
+            "summary": "show bgp summary json",
+            "neighbors": "show bgp neighbors json",
+            "ipv4": "show bgp ipv4 unicast json",
+            "ipv6": "show bgp ipv6 unicast json",
+            "ipv4-vpn": "show bgp ipv4 vpn json",
+            "graceful-restart": "show bgp neighbors graceful-restart json",
+        }
+    )
     g.delete("ipv4", "203.0.113.72/29")
     ctx.event("GoBGP withdraws 203.0.113.72/29")
     wait_until("withdrawal", lambda: f.accepted(A4, "ipv4Unicast") == 1, 30)
@@ -970,55 +1360,114 @@ def scn_gobgp_bird(ctx: Ctx) -> None:
     ctx.start_capture(a, "vAB")
     fam4 = ["ipv4-unicast", "l3vpn-ipv4-unicast"]
     fam6 = ["ipv6-unicast", "l3vpn-ipv6-unicast"]
-    g = GoBGP(ctx, a, "A", gobgp_global(65000, A4)
-              + gobgp_neighbor(B4, 65000, fam4) + gobgp_neighbor(B6, 65001, fam6), "gobgp-A")
+    g = GoBGP(
+        ctx,
+        a,
+        "A",
+        gobgp_global(65000, A4) + gobgp_neighbor(B4, 65000, fam4) + gobgp_neighbor(B6, 65001, fam6),
+        "gobgp-A",
+    )
     bird = Bird(ctx, b, "B", bird_attr_conf())
     ctx.impl("A", "gobgp", a, asn=65000, router_id=A4)
-    ctx.impl("B", "bird", b, asn={"p4": 65000, "p6": 65001}, router_id=B4,
-             notes="p4: iBGP with AIGP (aigp originate); p6: eBGP with RFC 9234 "
-                   "'local role provider' (role capability, OTC attribute on export)")
+    ctx.impl(
+        "B",
+        "bird",
+        b,
+        asn={"p4": 65000, "p6": 65001},
+        router_id=B4,
+        notes="p4: iBGP with AIGP (aigp originate); p6: eBGP with RFC 9234 "
+        "'local role provider' (role capability, OTC attribute on export)",
+    )
     ctx.session("A", "B", "ibgp", fam4, transport=f"{A4} <-> {B4}")
     ctx.session("A", "B", "ebgp", fam6, transport=f"{A6} <-> {B6}")
-    g.add("ipv4", "203.0.113.16/28", "nexthop", A4, "community", "65000:10",
-          "aigp", "metric", "50")
+    g.add("ipv4", "203.0.113.16/28", "nexthop", A4, "community", "65000:10", "aigp", "metric", "50")
     g.add("ipv6", "2001:db8:100:1::/64", "nexthop", A6)
-    g.add("vpnv4", "203.0.113.144/28", "label", "101", "rd", "65000:101", "rt", "65000:100",
-          "nexthop", A4)
-    g.add("vpnv6", "2001:db8:200:1::/64", "label", "101", "rd", "65000:101", "rt", "65000:100",
-          "nexthop", A6)
-    ctx.originated("bird-B", "ipv4", "203.0.113.32/28 (igp_metric 100 -> AIGP), 203.0.113.48/28;"
-                   " export filter: origin incomplete, MED 20, local-pref 250, communities "
-                   "65000:42 + no-export, large community 65000:1:2, ext communities "
-                   "rt 65000:100 + ro 65000:7")
-    ctx.originated("bird-B", "ipv6", "2001:db8:100:2::/64 (eBGP, MED 60, community 65001:6, "
-                   "OTC added by role provider)")
-    ctx.originated("bird-B", "vpnv4", "65000:102 203.0.113.160/28, 192.0.2.2:103 "
-                   "203.0.113.176/28 (blackhole -> label 3), RTs of 3 types, large community")
+    g.add(
+        "vpnv4",
+        "203.0.113.144/28",
+        "label",
+        "101",
+        "rd",
+        "65000:101",
+        "rt",
+        "65000:100",
+        "nexthop",
+        A4,
+    )
+    g.add(
+        "vpnv6",
+        "2001:db8:200:1::/64",
+        "label",
+        "101",
+        "rd",
+        "65000:101",
+        "rt",
+        "65000:100",
+        "nexthop",
+        A6,
+    )
+    ctx.originated(
+        "bird-B",
+        "ipv4",
+        "203.0.113.32/28 (igp_metric 100 -> AIGP), 203.0.113.48/28;"
+        " export filter: origin incomplete, MED 20, local-pref 250, communities "
+        "65000:42 + no-export, large community 65000:1:2, ext communities "
+        "rt 65000:100 + ro 65000:7",
+    )
+    ctx.originated(
+        "bird-B",
+        "ipv6",
+        "2001:db8:100:2::/64 (eBGP, MED 60, community 65001:6, OTC added by role provider)",
+    )
+    ctx.originated(
+        "bird-B",
+        "vpnv4",
+        "65000:102 203.0.113.160/28, 192.0.2.2:103 "
+        "203.0.113.176/28 (blackhole -> label 3), RTs of 3 types, large community",
+    )
     ctx.originated("bird-B", "vpnv6", "65000:102 2001:db8:200:2::/64 (label 3)")
     wait_until("sessions Established", lambda: g.established(B4) and g.established(B6), 60)
     ctx.event("established")
-    wait_until("routes exchanged", lambda: (
-        g.adj_in(B4, "ipv4") >= 2 and g.adj_in(B4, "vpnv4") >= 2 and g.adj_in(B6, "ipv6") >= 1
-        and g.adj_in(B6, "vpnv6") >= 1
-        and "Routes:         4 imported" not in bird.birdc("show", "route", "count")
-        and bird.birdc("show", "route", "count").strip() != ""), 60)
-    wait_until("GoBGP routes in BIRD", lambda: all(
-        p in bird.birdc("show", "route", "all") for p in (
-            "203.0.113.16/28", "2001:db8:100:1::/64", "203.0.113.144/28",
-            "2001:db8:200:1::/64")), 30)
+    wait_until(
+        "routes exchanged",
+        lambda: (
+            g.adj_in(B4, "ipv4") >= 2
+            and g.adj_in(B4, "vpnv4") >= 2
+            and g.adj_in(B6, "ipv6") >= 1
+            and g.adj_in(B6, "vpnv6") >= 1
+            and "Routes:         4 imported" not in bird.birdc("show", "route", "count")
+            and bird.birdc("show", "route", "count").strip() != ""
+        ),
+        60,
+    )
+    wait_until(
+        "GoBGP routes in BIRD",
+        lambda: all(
+            p in bird.birdc("show", "route", "all")
+            for p in (
+                "203.0.113.16/28",
+                "2001:db8:100:1::/64",
+                "203.0.113.144/28",
+                "2001:db8:200:1::/64",
+            )
+        ),
+        30,
+    )
     ctx.event("routes exchanged")
-    g.save_views({B4: ["ipv4", "vpnv4"], B6: ["ipv6", "vpnv6"]},
-                 ["ipv4", "ipv6", "vpnv4", "vpnv6"])
+    g.save_views({B4: ["ipv4", "vpnv4"], B6: ["ipv6", "vpnv6"]}, ["ipv4", "ipv6", "vpnv4", "vpnv6"])
     ctx.view_cmd("bird-B-protocols.txt", lambda: bird.birdc("show", "protocols", "all"))
     for t in ("master4", "master6", "vpntab4", "vpntab6"):
-        ctx.view_cmd(f"bird-B-route-{t}.txt",
-                     lambda t=t: bird.birdc("show", "route", "table", t, "all"))
+        ctx.view_cmd(
+            f"bird-B-route-{t}.txt", lambda t=t: bird.birdc("show", "route", "table", t, "all")
+        )
     bird.birdc("reload", "in", "p4")
     ctx.event("BIRD: reload in p4 (BIRD sends ROUTE-REFRESH)")
     time.sleep(2)
     bird.birdc("disable", "p6", '"gcap: BIRD disables p6"')
-    ctx.event("BIRD: disable p6 with a message (Cease/Administrative Shutdown)",
-              message="gcap: BIRD disables p6")
+    ctx.event(
+        "BIRD: disable p6 with a message (Cease/Administrative Shutdown)",
+        message="gcap: BIRD disables p6",
+    )
     wait_until("p6 down", lambda: not g.established(B6), 20)
     ctx.stop_capture()
 
@@ -1026,9 +1475,12 @@ def scn_gobgp_bird(ctx: Ctx) -> None:
 def scn_gobgp_bird_bulk(ctx: Ctx) -> None:
     a, b = two_namespaces(ctx)
     ctx.start_capture(a, "vAB")
-    prefixes = [f"{net}.{i << (32 - plen) & 0xff}/{plen}"
-                for net in ("192.0.2", "198.51.100", "203.0.113")
-                for plen in range(24, 33) for i in range(1 << (plen - 24))]
+    prefixes = [
+        f"{net}.{i << (32 - plen) & 0xFF}/{plen}"
+        for net in ("192.0.2", "198.51.100", "203.0.113")
+        for plen in range(24, 33)
+        for i in range(1 << (plen - 24))
+    ]
     routes = "\n".join(f"  route {p} blackhole;" for p in prefixes)
     conf = f"""log "RUNDIR/bird.log" all;
 router id {B4};
@@ -1048,24 +1500,36 @@ protocol bgp p4 {{
   ipv4 {{ import none; export filter ex; }};
 }}
 """
-    g = GoBGP(ctx, a, "A", gobgp_global(65000, A4) + gobgp_neighbor(B4, 65001, ["ipv4-unicast"]),
-              "gobgp-A")
+    g = GoBGP(
+        ctx,
+        a,
+        "A",
+        gobgp_global(65000, A4) + gobgp_neighbor(B4, 65001, ["ipv4-unicast"]),
+        "gobgp-A",
+    )
     Bird(ctx, b, "B", conf)
     ctx.impl("A", "gobgp", a, asn=65000, router_id=A4)
     ctx.impl("B", "bird", b, asn=65001, router_id=B4)
     ctx.session("A", "B", "ebgp", ["ipv4-unicast"], transport=f"{A4} <-> {B4}")
-    ctx.originated("bird-B", "ipv4", f"{len(prefixes)} prefixes: every /24../32 inside "
-                   "192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24; community 65001:30 on "
-                   "/30-/32, large community 65001:32:32 on /32 (3 attribute sets)",
-                   count=len(prefixes))
+    ctx.originated(
+        "bird-B",
+        "ipv4",
+        f"{len(prefixes)} prefixes: every /24../32 inside "
+        "192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24; community 65001:30 on "
+        "/30-/32, large community 65001:32:32 on /32 (3 attribute sets)",
+        count=len(prefixes),
+    )
     wait_until("session Established", lambda: g.established(B4), 60)
     ctx.event("established")
-    wait_until(f"{len(prefixes)} routes at GoBGP",
-               lambda: g.adj_in(B4, "ipv4") == len(prefixes), 60, 1.0)
+    wait_until(
+        f"{len(prefixes)} routes at GoBGP", lambda: g.adj_in(B4, "ipv4") == len(prefixes), 60, 1.0
+    )
     ctx.event(f"{len(prefixes)} routes received")
     ctx.view_cmd("gobgp-A-neighbors.json", lambda: g.cli("-j", "neighbor"))
-    ctx.view_cmd("gobgp-A-global-rib-ipv4-summary.txt",
-                 lambda: g.cli("global", "rib", "-a", "ipv4", "summary"))
+    ctx.view_cmd(
+        "gobgp-A-global-rib-ipv4-summary.txt",
+        lambda: g.cli("global", "rib", "-a", "ipv4", "summary"),
+    )
     ctx.view_cmd("gobgp-A-global-rib-ipv4.txt", lambda: g.cli("global", "rib", "-a", "ipv4"))
     ctx.stop_capture()
 
@@ -1075,8 +1539,13 @@ def scn_gobgp_openbgpd(ctx: Ctx) -> None:
     ctx.start_capture(a, "vAB")
     fam4 = ["ipv4-unicast", "l3vpn-ipv4-unicast"]
     fam6 = ["ipv6-unicast", "l3vpn-ipv6-unicast"]
-    g = GoBGP(ctx, a, "A", gobgp_global(65000, A4)
-              + gobgp_neighbor(B4, 65000, fam4) + gobgp_neighbor(B6, 65000, fam6), "gobgp-A")
+    g = GoBGP(
+        ctx,
+        a,
+        "A",
+        gobgp_global(65000, A4) + gobgp_neighbor(B4, 65000, fam4) + gobgp_neighbor(B6, 65000, fam6),
+        "gobgp-A",
+    )
     conf = f"""AS 65000
 router-id {B4}
 socket "RUNDIR/bgpd.sock"
@@ -1107,37 +1576,86 @@ allow to any
 """.replace("\\\n", "")
     o = OpenBGPD(ctx, b, "B", conf)
     ctx.impl("A", "gobgp", a, asn=65000, router_id=A4)
-    ctx.impl("B", "openbgpd", b, asn=65000, router_id=B4,
-             notes="VPN is receive-only on Linux (no mpe interface); announces enhanced "
-                   "refresh and add-path receive on the IPv4 session")
+    ctx.impl(
+        "B",
+        "openbgpd",
+        b,
+        asn=65000,
+        router_id=B4,
+        notes="VPN is receive-only on Linux (no mpe interface); announces enhanced "
+        "refresh and add-path receive on the IPv4 session",
+    )
     ctx.session("A", "B", "ibgp", fam4, transport=f"{A4} <-> {B4}")
     ctx.session("A", "B", "ibgp", fam6, transport=f"{A6} <-> {B6}")
-    g.add("ipv4", "203.0.113.16/28", "nexthop", A4, "community", "65000:10", "large-community",
-          "65000:1:1", "local-pref", "120")
+    g.add(
+        "ipv4",
+        "203.0.113.16/28",
+        "nexthop",
+        A4,
+        "community",
+        "65000:10",
+        "large-community",
+        "65000:1:1",
+        "local-pref",
+        "120",
+    )
     g.add("ipv6", "2001:db8:100:1::/64", "nexthop", A6)
-    g.add("vpnv4", "203.0.113.144/28", "label", "101", "rd", "65000:101", "rt", "65000:100",
-          "nexthop", A4)
-    g.add("vpnv6", "2001:db8:200:1::/64", "label", "101", "rd", "65000:101", "rt", "65000:100",
-          "nexthop", A6)
-    ctx.originated("openbgpd-B", "ipv4", "203.0.113.32/28 (community 65000:30, large-community "
-                   "65000:3:1, ext-community rt 65000:100 + soo 65000:7, MED 40, localpref 160)")
+    g.add(
+        "vpnv4",
+        "203.0.113.144/28",
+        "label",
+        "101",
+        "rd",
+        "65000:101",
+        "rt",
+        "65000:100",
+        "nexthop",
+        A4,
+    )
+    g.add(
+        "vpnv6",
+        "2001:db8:200:1::/64",
+        "label",
+        "101",
+        "rd",
+        "65000:101",
+        "rt",
+        "65000:100",
+        "nexthop",
+        A6,
+    )
+    ctx.originated(
+        "openbgpd-B",
+        "ipv4",
+        "203.0.113.32/28 (community 65000:30, large-community "
+        "65000:3:1, ext-community rt 65000:100 + soo 65000:7, MED 40, localpref 160)",
+    )
     ctx.originated("openbgpd-B", "ipv4", "203.0.113.48/28 (community NO_EXPORT 65000:31)")
     ctx.originated("openbgpd-B", "ipv6", "2001:db8:100:2::/64 (large-community, MED 61)")
     wait_until("sessions Established", lambda: g.established(B4) and g.established(B6), 60)
     ctx.event("established")
-    wait_until("routes exchanged", lambda: (
-        g.adj_in(B4, "ipv4") >= 2 and g.adj_in(B6, "ipv6") >= 1
-        and "203.0.113.144/28" in o.bgpctl("show", "rib", "vpnv4")
-        and "2001:db8:200:1::/64" in o.bgpctl("show", "rib", "vpnv6")
-        and "203.0.113.16/28" in o.bgpctl("show", "rib", "inet")), 60)
+    wait_until(
+        "routes exchanged",
+        lambda: (
+            g.adj_in(B4, "ipv4") >= 2
+            and g.adj_in(B6, "ipv6") >= 1
+            and "203.0.113.144/28" in o.bgpctl("show", "rib", "vpnv4")
+            and "2001:db8:200:1::/64" in o.bgpctl("show", "rib", "vpnv6")
+            and "203.0.113.16/28" in o.bgpctl("show", "rib", "inet")
+        ),
+        60,
+    )
     ctx.event("routes exchanged")
-    g.save_views({B4: ["ipv4", "vpnv4"], B6: ["ipv6", "vpnv6"]},
-                 ["ipv4", "ipv6", "vpnv4", "vpnv6"])
-    for name, args in {"summary": ["show"], "neighbors": ["show", "neighbor"],
-                       "rib-detail": ["show", "rib", "detail"],
-                       "rib-inet": ["show", "rib", "inet"], "rib-inet6": ["show", "rib", "inet6"],
-                       "rib-vpnv4": ["show", "rib", "vpnv4", "detail"],
-                       "rib-vpnv6": ["show", "rib", "vpnv6", "detail"]}.items():
+    g.save_views({B4: ["ipv4", "vpnv4"], B6: ["ipv6", "vpnv6"]}, ["ipv4", "ipv6", "vpnv4", "vpnv6"])
+    for name, args in {
+        "summary": ["show"],
+        "neighbors": ["show", "neighbor"],
+        "rib-detail": ["show", "rib", "detail"],
+        "rib-inet": ["show", "rib", "inet"],
+        "rib-inet6": ["show", "rib", "inet6"],
+        "rib-vpnv4": ["show", "rib", "vpnv4", "detail"],
+        "rib-vpnv6": ["show", "rib", "vpnv6", "detail"],
+    }.items():
         ctx.view_cmd(f"openbgpd-B-{name}.txt", lambda args=args: o.bgpctl(*args))
         ctx.view_cmd(f"openbgpd-B-{name}.json", lambda args=args: o.bgpctl("-j", *args))
     o.bgpctl("neighbor", A4, "refresh")
@@ -1154,18 +1672,34 @@ def scn_gobgp_exabgp(ctx: Ctx) -> None:
     a, b = two_namespaces(ctx)
     ctx.start_capture(a, "vAB")
     asn = 4200000001
-    fam1 = ["ipv4-unicast", "ipv6-unicast", "ipv4-labelled-unicast", "l3vpn-ipv4-unicast",
-            "l3vpn-ipv6-unicast", "ipv4-flowspec", "l2vpn-evpn"]
+    fam1 = [
+        "ipv4-unicast",
+        "ipv6-unicast",
+        "ipv4-labelled-unicast",
+        "l3vpn-ipv4-unicast",
+        "l3vpn-ipv6-unicast",
+        "ipv4-flowspec",
+        "l2vpn-evpn",
+    ]
     fam2 = ["ipv4-unicast", "ipv6-unicast"]
     addpath = "  [neighbors.add-paths.config]\n    send-max = 4\n    receive = true\n"
-    g = GoBGP(ctx, a, "A", gobgp_global(asn, A4) + gobgp_neighbor(B4, asn, fam1)
-              + gobgp_neighbor(B6, 65002, fam2, extra=addpath), "gobgp-A")
-    rich = ("origin egp as-path [ 65001 65002 ( 65003 65004 ) ] med 50 local-preference 300 "
-            "atomic-aggregate aggregator ( 65002:192.0.2.2 ) "
-            "community [ 65000:10 no-export no-advertise no-export-subconfed ] "
-            f"large-community [ {asn}:1:2 65000:0:4294967295 ] "
-            "extended-community [ target:65000:100 origin:65000:7 target:192.0.2.2:5 "
-            "target:4200000002L:6 ] originator-id 192.0.2.9 cluster-list [ 192.0.2.8 192.0.2.7 ]")
+    g = GoBGP(
+        ctx,
+        a,
+        "A",
+        gobgp_global(asn, A4)
+        + gobgp_neighbor(B4, asn, fam1)
+        + gobgp_neighbor(B6, 65002, fam2, extra=addpath),
+        "gobgp-A",
+    )
+    rich = (
+        "origin egp as-path [ 65001 65002 ( 65003 65004 ) ] med 50 local-preference 300 "
+        "atomic-aggregate aggregator ( 65002:192.0.2.2 ) "
+        "community [ 65000:10 no-export no-advertise no-export-subconfed ] "
+        f"large-community [ {asn}:1:2 65000:0:4294967295 ] "
+        "extended-community [ target:65000:100 origin:65000:7 target:192.0.2.2:5 "
+        "target:4200000002L:6 ] originator-id 192.0.2.9 cluster-list [ 192.0.2.8 192.0.2.7 ]"
+    )
     conf = f"""process recv {{
   run /usr/bin/python3 RUNDIR/recv.py RUNDIR/recv.jsonl;
   encoder json;
@@ -1246,53 +1780,120 @@ as-path [ 65002 65004 65005 ];
 """.replace("\\\n", "")
     exa = ExaBGP(ctx, b, "B", conf, f"{B4} {B6}")
     ctx.impl("A", "gobgp", a, asn=asn, router_id=A4)
-    ctx.impl("B", "exabgp", b, asn={B4: asn, B6: 65002}, router_id=B4,
-             notes="neighbor over IPv6: 'asn4 disable' (2-octet AS, GoBGP uses AS_TRANS 23456 "
-                   "and AS4_PATH) and add-path send/receive")
+    ctx.impl(
+        "B",
+        "exabgp",
+        b,
+        asn={B4: asn, B6: 65002},
+        router_id=B4,
+        notes="neighbor over IPv6: 'asn4 disable' (2-octet AS, GoBGP uses AS_TRANS 23456 "
+        "and AS4_PATH) and add-path send/receive",
+    )
     ctx.session("A", "B", "ibgp", fam1, transport=f"{A4} <-> {B4}")
-    ctx.session("A", "B", "ebgp", fam2, transport=f"{A6} <-> {B6}",
-                notes="ExaBGP without the 4-octet AS capability; ADD-PATH both ways")
+    ctx.session(
+        "A",
+        "B",
+        "ebgp",
+        fam2,
+        transport=f"{A6} <-> {B6}",
+        notes="ExaBGP without the 4-octet AS capability; ADD-PATH both ways",
+    )
     ctx.originated("exabgp-B", "ipv4", f"203.0.113.64/28 {rich}")
-    ctx.originated("exabgp-B", "ipv4", "203.0.113.80/28 with an unknown optional transitive "
-                   "attribute type 0xfe = 0xdeadbeef")
-    ctx.originated("exabgp-B", "ipv4-labelled-unicast",
-                   "203.0.113.96/28 label 200; 203.0.113.112/28 label stack [300 301]")
-    ctx.originated("exabgp-B", "vpnv4", "203.0.113.160/28 rd 65000:102 label 102; "
-                   "203.0.113.176/28 rd 192.0.2.2:103 label 103")
+    ctx.originated(
+        "exabgp-B",
+        "ipv4",
+        "203.0.113.80/28 with an unknown optional transitive attribute type 0xfe = 0xdeadbeef",
+    )
+    ctx.originated(
+        "exabgp-B",
+        "ipv4-labelled-unicast",
+        "203.0.113.96/28 label 200; 203.0.113.112/28 label stack [300 301]",
+    )
+    ctx.originated(
+        "exabgp-B",
+        "vpnv4",
+        "203.0.113.160/28 rd 65000:102 label 102; 203.0.113.176/28 rd 192.0.2.2:103 label 103",
+    )
     ctx.originated("exabgp-B", "ipv6", "2001:db8:100:2::/64 (over the IPv4 session)")
     ctx.originated("exabgp-B", "vpnv6", "2001:db8:200:2::/64 rd 65000:102 label 102")
-    ctx.originated("exabgp-B", "ipv4-flowspec", "fs1 dst 203.0.113.0/24 src 198.51.100.0/24 "
-                   "proto tcp dport =80 len >200&<1000 -> rate-limit 9600; fs2 dst "
-                   "203.0.113.128/25 udp sport >=1024 -> discard; fs3 src 192.0.2.0/24 -> "
-                   "redirect 65000:300")
-    ctx.originated("exabgp-B", "ipv4", "over the IPv6 session with add-path: 203.0.113.192/28 "
-                   "path-id 1 and 2; ipv6 2001:db8:400::/48 path-id 7")
+    ctx.originated(
+        "exabgp-B",
+        "ipv4-flowspec",
+        "fs1 dst 203.0.113.0/24 src 198.51.100.0/24 "
+        "proto tcp dport =80 len >200&<1000 -> rate-limit 9600; fs2 dst "
+        "203.0.113.128/25 udp sport >=1024 -> discard; fs3 src 192.0.2.0/24 -> "
+        "redirect 65000:300",
+    )
+    ctx.originated(
+        "exabgp-B",
+        "ipv4",
+        "over the IPv6 session with add-path: 203.0.113.192/28 "
+        "path-id 1 and 2; ipv6 2001:db8:400::/48 path-id 7",
+    )
     g.add("ipv4", "203.0.113.208/28", "identifier", "1", "aspath", "4200000005", "nexthop", A4)
-    g.add("ipv4", "203.0.113.208/28", "identifier", "2", "aspath", "65010,4200000006",
-          "nexthop", A4)
+    g.add(
+        "ipv4", "203.0.113.208/28", "identifier", "2", "aspath", "65010,4200000006", "nexthop", A4
+    )
     g.add("ipv6", "2001:db8:100:1::/64", "nexthop", A6, "aspath", "4200000007")
-    g.add("evpn", "macadv", "02:00:00:00:01:01", "203.0.113.201", "etag", "0", "label", "100",
-          "rd", "65000:201", "rt", "65000:100", "encap", "vxlan")
-    g.add("vpnv4", "203.0.113.144/28", "label", "101", "rd", "65000:101", "rt", "65000:100",
-          "nexthop", A4)
+    g.add(
+        "evpn",
+        "macadv",
+        "02:00:00:00:01:01",
+        "203.0.113.201",
+        "etag",
+        "0",
+        "label",
+        "100",
+        "rd",
+        "65000:201",
+        "rt",
+        "65000:100",
+        "encap",
+        "vxlan",
+    )
+    g.add(
+        "vpnv4",
+        "203.0.113.144/28",
+        "label",
+        "101",
+        "rd",
+        "65000:101",
+        "rt",
+        "65000:100",
+        "nexthop",
+        A4,
+    )
 
     def exa_alive() -> bool:
         ctx.check_alive(exa.proc)
         return True
 
-    wait_until("sessions Established", lambda: exa_alive() and g.established(B4)
-               and g.established(B6), 60)
+    wait_until(
+        "sessions Established", lambda: exa_alive() and g.established(B4) and g.established(B6), 60
+    )
     ctx.event("established")
-    wait_until("routes exchanged", lambda: (
-        g.adj_in(B4, "ipv4") >= 2 and g.adj_in(B4, "ipv4-mpls") >= 2
-        and g.adj_in(B4, "vpnv4") >= 2 and g.adj_in(B4, "vpnv6") >= 1
-        and g.adj_in(B4, "ipv4-flowspec") >= 3 and g.adj_in(B6, "ipv4") >= 2
-        and sum(1 for m in exa.messages() if m.get("type") == "update") >= 4), 60)
+    wait_until(
+        "routes exchanged",
+        lambda: (
+            g.adj_in(B4, "ipv4") >= 2
+            and g.adj_in(B4, "ipv4-mpls") >= 2
+            and g.adj_in(B4, "vpnv4") >= 2
+            and g.adj_in(B4, "vpnv6") >= 1
+            and g.adj_in(B4, "ipv4-flowspec") >= 3
+            and g.adj_in(B6, "ipv4") >= 2
+            and sum(1 for m in exa.messages() if m.get("type") == "update") >= 4
+        ),
+        60,
+    )
     time.sleep(2)
     ctx.event("routes exchanged")
-    g.save_views({B4: ["ipv4", "ipv6", "ipv4-mpls", "vpnv4", "vpnv6", "ipv4-flowspec", "evpn"],
-                  B6: ["ipv4", "ipv6"]},
-                 ["ipv4", "ipv6", "ipv4-mpls", "vpnv4", "vpnv6", "ipv4-flowspec", "evpn"])
+    g.save_views(
+        {
+            B4: ["ipv4", "ipv6", "ipv4-mpls", "vpnv4", "vpnv6", "ipv4-flowspec", "evpn"],
+            B6: ["ipv4", "ipv6"],
+        },
+        ["ipv4", "ipv6", "ipv4-mpls", "vpnv4", "vpnv6", "ipv4-flowspec", "evpn"],
+    )
     ctx.stop_capture()
     ctx.view("exabgp-B-received.jsonl", exa.recv.read_text() if exa.recv.exists() else "")
 
@@ -1301,72 +1902,268 @@ def scn_gobgp_gobgp_rr(ctx: Ctx) -> None:
     a, b, c = three_namespaces(ctx)
     ctx.start_capture(a, "br0")
     fams = ["l3vpn-ipv4-unicast", "l3vpn-ipv6-unicast", "l2vpn-evpn", "rtc"]
-    rr = ("  [neighbors.route-reflector.config]\n    route-reflector-client = true\n"
-          f'    route-reflector-cluster-id = "{A4}"\n')
-    ap = {"l3vpn-ipv4-unicast": "    [neighbors.afi-safis.add-paths.config]\n"
-                                "      send-max = 4\n      receive = true\n"}
-    ga = GoBGP(ctx, a, "A", gobgp_global(65000, A4)
-               + gobgp_neighbor(B4, 65000, fams, extra=rr, afi_extra=ap)
-               + gobgp_neighbor(C4, 65000, fams, extra=rr, afi_extra=ap), "gobgp-A-rr")
-    gb = GoBGP(ctx, b, "B", gobgp_global(65000, B4)
-               + gobgp_neighbor(A4, 65000, fams, afi_extra=ap), "gobgp-B")
-    gc = GoBGP(ctx, c, "C", gobgp_global(65000, C4)
-               + gobgp_neighbor(A4, 65000, fams, afi_extra=ap), "gobgp-C")
-    ctx.impl("A", "gobgp", a, asn=65000, router_id=A4, role="route reflector, cluster-id "
-             f"{A4}, add-path send-max 4 on vpnv4")
+    rr = (
+        "  [neighbors.route-reflector.config]\n    route-reflector-client = true\n"
+        f'    route-reflector-cluster-id = "{A4}"\n'
+    )
+    ap = {
+        "l3vpn-ipv4-unicast": "    [neighbors.afi-safis.add-paths.config]\n"
+        "      send-max = 4\n      receive = true\n"
+    }
+    ga = GoBGP(
+        ctx,
+        a,
+        "A",
+        gobgp_global(65000, A4)
+        + gobgp_neighbor(B4, 65000, fams, extra=rr, afi_extra=ap)
+        + gobgp_neighbor(C4, 65000, fams, extra=rr, afi_extra=ap),
+        "gobgp-A-rr",
+    )
+    gb = GoBGP(
+        ctx,
+        b,
+        "B",
+        gobgp_global(65000, B4) + gobgp_neighbor(A4, 65000, fams, afi_extra=ap),
+        "gobgp-B",
+    )
+    gc = GoBGP(
+        ctx,
+        c,
+        "C",
+        gobgp_global(65000, C4) + gobgp_neighbor(A4, 65000, fams, afi_extra=ap),
+        "gobgp-C",
+    )
+    ctx.impl(
+        "A",
+        "gobgp",
+        a,
+        asn=65000,
+        router_id=A4,
+        role=f"route reflector, cluster-id {A4}, add-path send-max 4 on vpnv4",
+    )
     ctx.impl("B", "gobgp", b, asn=65000, router_id=B4, role="RR client")
     ctx.impl("C", "gobgp", c, asn=65000, router_id=C4, role="RR client")
     ctx.session("A", "B", "ibgp", fams, transport=f"{A4} <-> {B4}", notes="RR client")
     ctx.session("A", "C", "ibgp", fams, transport=f"{A4} <-> {C4}", notes="RR client")
     for g, vrf_rd in ((gb, "65000:92"), (gc, "65000:93")):
-        g.cli("vrf", "add", "v1", "rd", vrf_rd, "rt", "import", "65000:100", "65000:901",
-              "export", "65000:100")
-        ctx.originated(f"gobgp-{g.tag}", "rtc", "vrf v1 import RTs 65000:100 65000:901 -> RTC "
-                       "membership NLRI 65000:65000:100, 65000:65000:901")
+        g.cli(
+            "vrf",
+            "add",
+            "v1",
+            "rd",
+            vrf_rd,
+            "rt",
+            "import",
+            "65000:100",
+            "65000:901",
+            "export",
+            "65000:100",
+        )
+        ctx.originated(
+            f"gobgp-{g.tag}",
+            "rtc",
+            "vrf v1 import RTs 65000:100 65000:901 -> RTC "
+            "membership NLRI 65000:65000:100, 65000:65000:901",
+        )
     rt = ["rt", "65000:100"]
     for g, nh in ((ga, A4), (gb, B4), (gc, C4)):
-        g.add("vpnv4", "203.0.113.144/28", "label", "101", "rd", "65000:101", *rt,
-              "nexthop", nh, note="same prefix+RD from A, B and C -> ADD-PATH from the RR")
+        g.add(
+            "vpnv4",
+            "203.0.113.144/28",
+            "label",
+            "101",
+            "rd",
+            "65000:101",
+            *rt,
+            "nexthop",
+            nh,
+            note="same prefix+RD from A, B and C -> ADD-PATH from the RR",
+        )
     gb.add("vpnv6", "2001:db8:200:1::/64", "label", "102", "rd", "65000:102", *rt, "nexthop", B6)
-    gb.add("evpn", "a-d", "esi", "LACP", "02:00:00:00:00:0b", "11", "etag", "0", "label", "0",
-           "rd", "192.0.2.2:1", *rt, "encap", "vxlan", "esi-label", "400")
-    gb.add("evpn", "a-d", "esi", "ARBITRARY", "11:22:33:44:55:66:77:88:99", "etag", "100",
-           "label", "200", "rd", "192.0.2.2:2", *rt, "encap", "vxlan")
-    gb.add("evpn", "esi", B4, "esi", "LACP", "02:00:00:00:00:0b", "11", "rd", "192.0.2.2:3",
-           *rt, "encap", "vxlan")
-    gb.add("evpn", "macadv", "02:00:00:00:02:01", "203.0.113.202", "esi", "AS", "65000", "10",
-           "etag", "0", "label", "100", "rd", "192.0.2.2:4", *rt, "default-gateway",
-           "encap", "vxlan", note="GoBGP 3.10 puts the default-gateway ext community twice")
-    gb.add("evpn", "multicast", B4, "etag", "0", "rd", "192.0.2.2:5", *rt, "encap", "vxlan",
-           "pmsi", "ingress-repl", "100", B4)
-    gb.add("evpn", "prefix", "203.0.113.80/28", "gw", "192.0.2.2", "esi", "MAC",
-           "02:00:00:00:00:0b", "12", "etag", "0", "label", "500", "rd", "192.0.2.2:6", *rt,
-           "encap", "vxlan", "router-mac", "02:00:00:00:02:00")
-    gc.add("evpn", "prefix", "2001:db8:300::/48", "gw", "::", "etag", "0", "label", "501",
-           "rd", "192.0.2.3:6", *rt, "encap", "vxlan", "router-mac", "02:00:00:00:03:00")
-    gc.add("evpn", "macadv", "02:00:00:00:03:01", "2001:db8::33", "etag", "0", "label", "100",
-           "rd", "192.0.2.3:4", *rt, "encap", "vxlan")
+    gb.add(
+        "evpn",
+        "a-d",
+        "esi",
+        "LACP",
+        "02:00:00:00:00:0b",
+        "11",
+        "etag",
+        "0",
+        "label",
+        "0",
+        "rd",
+        "192.0.2.2:1",
+        *rt,
+        "encap",
+        "vxlan",
+        "esi-label",
+        "400",
+    )
+    gb.add(
+        "evpn",
+        "a-d",
+        "esi",
+        "ARBITRARY",
+        "11:22:33:44:55:66:77:88:99",
+        "etag",
+        "100",
+        "label",
+        "200",
+        "rd",
+        "192.0.2.2:2",
+        *rt,
+        "encap",
+        "vxlan",
+    )
+    gb.add(
+        "evpn",
+        "esi",
+        B4,
+        "esi",
+        "LACP",
+        "02:00:00:00:00:0b",
+        "11",
+        "rd",
+        "192.0.2.2:3",
+        *rt,
+        "encap",
+        "vxlan",
+    )
+    gb.add(
+        "evpn",
+        "macadv",
+        "02:00:00:00:02:01",
+        "203.0.113.202",
+        "esi",
+        "AS",
+        "65000",
+        "10",
+        "etag",
+        "0",
+        "label",
+        "100",
+        "rd",
+        "192.0.2.2:4",
+        *rt,
+        "default-gateway",
+        "encap",
+        "vxlan",
+        note="GoBGP 3.10 puts the default-gateway ext community twice",
+    )
+    gb.add(
+        "evpn",
+        "multicast",
+        B4,
+        "etag",
+        "0",
+        "rd",
+        "192.0.2.2:5",
+        *rt,
+        "encap",
+        "vxlan",
+        "pmsi",
+        "ingress-repl",
+        "100",
+        B4,
+    )
+    gb.add(
+        "evpn",
+        "prefix",
+        "203.0.113.80/28",
+        "gw",
+        "192.0.2.2",
+        "esi",
+        "MAC",
+        "02:00:00:00:00:0b",
+        "12",
+        "etag",
+        "0",
+        "label",
+        "500",
+        "rd",
+        "192.0.2.2:6",
+        *rt,
+        "encap",
+        "vxlan",
+        "router-mac",
+        "02:00:00:00:02:00",
+    )
+    gc.add(
+        "evpn",
+        "prefix",
+        "2001:db8:300::/48",
+        "gw",
+        "::",
+        "etag",
+        "0",
+        "label",
+        "501",
+        "rd",
+        "192.0.2.3:6",
+        *rt,
+        "encap",
+        "vxlan",
+        "router-mac",
+        "02:00:00:00:03:00",
+    )
+    gc.add(
+        "evpn",
+        "macadv",
+        "02:00:00:00:03:01",
+        "2001:db8::33",
+        "etag",
+        "0",
+        "label",
+        "100",
+        "rd",
+        "192.0.2.3:4",
+        *rt,
+        "encap",
+        "vxlan",
+    )
     wait_until("sessions Established", lambda: ga.established(B4) and ga.established(C4), 60)
     ctx.event("established")
     # GoBGP's RR sends 2 paths of 203.0.113.144/28 to one client, 1 to the other (which one
     # varies from run to run), hence the sum
     want = {"B+C vpnv4": 3, "C evpn": 6, "B evpn": 2, "C vpnv6": 1, "A rtc": 2}
-    wait_counts("routes reflected", lambda: {
-        "B+C vpnv4": gc.adj_in(A4, "vpnv4") + gb.adj_in(A4, "vpnv4"),
-        "C evpn": gc.adj_in(A4, "evpn"), "B evpn": gb.adj_in(A4, "evpn"),
-        "C vpnv6": gc.adj_in(A4, "vpnv6"), "A rtc": ga.adj_in(B4, "rtc")}, want, 30)
+    wait_counts(
+        "routes reflected",
+        lambda: {
+            "B+C vpnv4": gc.adj_in(A4, "vpnv4") + gb.adj_in(A4, "vpnv4"),
+            "C evpn": gc.adj_in(A4, "evpn"),
+            "B evpn": gb.adj_in(A4, "evpn"),
+            "C vpnv6": gc.adj_in(A4, "vpnv6"),
+            "A rtc": ga.adj_in(B4, "rtc"),
+        },
+        want,
+        30,
+    )
     time.sleep(2)
     ctx.event("routes reflected (ORIGINATOR_ID/CLUSTER_LIST added by the RR)")
     fam = ["vpnv4", "vpnv6", "evpn", "rtc"]
     ga.save_views({B4: fam, C4: fam}, fam)
     gb.save_views({A4: fam}, fam)
     gc.save_views({A4: fam}, fam)
-    gb.delete("evpn", "a-d", "esi", "ARBITRARY", "11:22:33:44:55:66:77:88:99", "etag", "100",
-              "label", "200", "rd", "192.0.2.2:2")
+    gb.delete(
+        "evpn",
+        "a-d",
+        "esi",
+        "ARBITRARY",
+        "11:22:33:44:55:66:77:88:99",
+        "etag",
+        "100",
+        "label",
+        "200",
+        "rd",
+        "192.0.2.2:2",
+    )
     gc.cli("vrf", "del", "v1")
     ctx.event("B withdraws one E-VPN A-D route; C deletes its VRF (RTC withdrawal)")
-    wait_until("withdrawals reflected", lambda: gc.adj_in(A4, "evpn") <= 5
-               and ga.adj_in(C4, "rtc") == 0, 30)
+    wait_until(
+        "withdrawals reflected",
+        lambda: gc.adj_in(A4, "evpn") <= 5 and ga.adj_in(C4, "rtc") == 0,
+        30,
+    )
     time.sleep(1)
     ctx.stop_capture()
 
@@ -1376,13 +2173,16 @@ def mrt_gobgp(ctx: Ctx) -> None:
     a, b = two_namespaces(ctx)
     mdir = ctx.subdir("mrt")
     upd, table = mdir / "updates.mrt", mdir / "table.mrt"
-    mrt_conf = (f'[[mrt-dump]]\n  [mrt-dump.config]\n    dump-type = "updates"\n'
-                f'    file-name = "{upd}"\n\n'
-                f'[[mrt-dump]]\n  [mrt-dump.config]\n    dump-type = "table"\n'
-                f'    file-name = "{table}"\n    dump-interval = 3\n\n')
+    mrt_conf = (
+        f'[[mrt-dump]]\n  [mrt-dump.config]\n    dump-type = "updates"\n'
+        f'    file-name = "{upd}"\n\n'
+        f'[[mrt-dump]]\n  [mrt-dump.config]\n    dump-type = "table"\n'
+        f'    file-name = "{table}"\n    dump-interval = 3\n\n'
+    )
     fams = ["ipv4-unicast", "ipv6-unicast"]
-    g = GoBGP(ctx, a, "A", gobgp_global(65000, A4) + gobgp_neighbor(B4, 65001, fams)
-              + mrt_conf, "gobgp-A")
+    g = GoBGP(
+        ctx, a, "A", gobgp_global(65000, A4) + gobgp_neighbor(B4, 65001, fams) + mrt_conf, "gobgp-A"
+    )
     frr_conf = f"""frr defaults traditional
 hostname frr-B
 !
@@ -1417,16 +2217,30 @@ end
     g.add("ipv4", "203.0.113.16/28", "nexthop", A4, "community", "65000:1")
     g.add("ipv6", "2001:db8:100:1::/64", "nexthop", A6)
     wait_until("session Established", lambda: g.established(B4), 60)
-    wait_until("routes received", lambda: g.adj_in(B4, "ipv4") >= 2
-               and g.adj_in(B4, "ipv6") >= 2, 60)
+    wait_until(
+        "routes received", lambda: g.adj_in(B4, "ipv4") >= 2 and g.adj_in(B4, "ipv6") >= 2, 60
+    )
     t_routes = time.time()
-    f.vtysh("configure terminal", "router bgp 65001", "address-family ipv4 unicast",
-            "no network 198.51.100.0/24")
-    wait_until("withdrawal received", lambda: g.adj_in(B4, "ipv4") == 1, 30,
-               detail=lambda: g.cli("neighbor", B4, "adj-in", "-a", "ipv4"))
-    wait_until("a table dump taken after the routes arrived",
-               lambda: table.exists() and table.stat().st_mtime > t_routes + 1
-               and table.stat().st_size > 200, 30, 0.5)
+    f.vtysh(
+        "configure terminal",
+        "router bgp 65001",
+        "address-family ipv4 unicast",
+        "no network 198.51.100.0/24",
+    )
+    wait_until(
+        "withdrawal received",
+        lambda: g.adj_in(B4, "ipv4") == 1,
+        30,
+        detail=lambda: g.cli("neighbor", B4, "adj-in", "-a", "ipv4"),
+    )
+    wait_until(
+        "a table dump taken after the routes arrived",
+        lambda: (
+            table.exists() and table.stat().st_mtime > t_routes + 1 and table.stat().st_size > 200
+        ),
+        30,
+        0.5,
+    )
     time.sleep(1)
     rib4 = g.cli("-j", "global", "rib", "-a", "ipv4")
     rib6 = g.cli("-j", "global", "rib", "-a", "ipv6")
@@ -1440,23 +2254,44 @@ end
             RES.stop_proc(p)
     shutil.copyfile(table, ctx.mrt_dir / "gobgp-table-dump-v2.mrt")
     shutil.copyfile(upd, ctx.mrt_dir / "gobgp-bgp4mp-updates.mrt")
-    common = {"recorded_by": "scripts/capture_golden.py --scenario mrt-gobgp",
-              "implementation": f"gobgp {version_of('gobgp')}",
-              "peer": f"frr {version_of('frr')} AS 65001 at {B4}",
-              "local": f"gobgp AS 65000 at {A4}"}
-    (ctx.mrt_dir / "gobgp-table-dump-v2.json").write_text(json.dumps({
-        **common, "format": "RFC 6396 TABLE_DUMP_V2 (type 13): PEER_INDEX_TABLE, "
-        "RIB_IPV4_UNICAST, RIB_IPV6_UNICAST", "config": "[[mrt-dump]] dump-type = table, "
-        "dump-interval = 3 (the last dump of the global RIB is kept)",
-        "content": "GoBGP's global RIB after the withdrawal of 198.51.100.0/24",
-        "expected_ipv4": json.loads(rib4), "expected_ipv6": json.loads(rib6)}, indent=1) + "\n")
-    (ctx.mrt_dir / "gobgp-bgp4mp-updates.json").write_text(json.dumps({
-        **common, "format": "RFC 6396 BGP4MP (type 16) / BGP4MP_ET: messages and state "
-        "changes GoBGP recorded for its peer", "config": "[[mrt-dump]] dump-type = updates",
-        "content": "the UPDATEs received from FRR (ipv4 203.0.113.32/28 with community "
-        "65001:1, large community 65001:2:3, MED 11; 198.51.100.0/24; ipv6 "
-        "2001:db8:100:2::/64, 2001:db8:100:3::/64; End-of-RIB), then the withdrawal of "
-        "198.51.100.0/24"}, indent=1) + "\n")
+    common = {
+        "recorded_by": "scripts/capture_golden.py --scenario mrt-gobgp",
+        "implementation": f"gobgp {version_of('gobgp')}",
+        "peer": f"frr {version_of('frr')} AS 65001 at {B4}",
+        "local": f"gobgp AS 65000 at {A4}",
+    }
+    (ctx.mrt_dir / "gobgp-table-dump-v2.json").write_text(
+        json.dumps(
+            {
+                **common,
+                "format": "RFC 6396 TABLE_DUMP_V2 (type 13): PEER_INDEX_TABLE, "
+                "RIB_IPV4_UNICAST, RIB_IPV6_UNICAST",
+                "config": "[[mrt-dump]] dump-type = table, "
+                "dump-interval = 3 (the last dump of the global RIB is kept)",
+                "content": "GoBGP's global RIB after the withdrawal of 198.51.100.0/24",
+                "expected_ipv4": json.loads(rib4),
+                "expected_ipv6": json.loads(rib6),
+            },
+            indent=1,
+        )
+        + "\n"
+    )
+    (ctx.mrt_dir / "gobgp-bgp4mp-updates.json").write_text(
+        json.dumps(
+            {
+                **common,
+                "format": "RFC 6396 BGP4MP (type 16) / BGP4MP_ET: messages and state "
+                "changes GoBGP recorded for its peer",
+                "config": "[[mrt-dump]] dump-type = updates",
+                "content": "the UPDATEs received from FRR (ipv4 203.0.113.32/28 with community "
+                "65001:1, large community 65001:2:3, MED 11; 198.51.100.0/24; ipv6 "
+                "2001:db8:100:2::/64, 2001:db8:100:3::/64; End-of-RIB), then the withdrawal of "
+                "198.51.100.0/24",
+            },
+            indent=1,
+        )
+        + "\n"
+    )
     ctx.event("MRT files written")
 
 
@@ -1487,23 +2322,50 @@ protocol bgp p4 {{
 protocol mrt m1 {{ disabled; table "master*"; filename "RUNDIR/table.mrt"; period 2; }}
 """
     bird = Bird(ctx, b, "B", conf)
-    g.add("ipv4", "203.0.113.16/28", "nexthop", A4, "community", "65000:1", "med", "7",
-          "large-community", "65000:7:7")
+    g.add(
+        "ipv4",
+        "203.0.113.16/28",
+        "nexthop",
+        A4,
+        "community",
+        "65000:1",
+        "med",
+        "7",
+        "large-community",
+        "65000:7:7",
+    )
     g.add("ipv4", "203.0.113.64/26", "nexthop", A4, "aspath", "4200000001,65010")
     g.add("ipv6", "2001:db8:100:1::/64", "nexthop", A6, "community", "65000:6")
     g.add("ipv6", "2001:db8:300::/48", "nexthop", A6)
     wait_until("session Established", lambda: g.established(B4), 60)
-    wait_until("routes at BIRD", lambda: all(p in bird.birdc("show", "route") for p in (
-        "203.0.113.16/28", "203.0.113.64/26", "2001:db8:100:1::/64", "2001:db8:300::/48")), 30)
-    wait_until("routes at GoBGP", lambda: g.adj_in(B4, "ipv4") >= 2
-               and g.adj_in(B4, "ipv6") >= 1, 30)
+    wait_until(
+        "routes at BIRD",
+        lambda: all(
+            p in bird.birdc("show", "route")
+            for p in (
+                "203.0.113.16/28",
+                "203.0.113.64/26",
+                "2001:db8:100:1::/64",
+                "2001:db8:300::/48",
+            )
+        ),
+        30,
+    )
+    wait_until(
+        "routes at GoBGP", lambda: g.adj_in(B4, "ipv4") >= 2 and g.adj_in(B4, "ipv6") >= 1, 30
+    )
     g.delete("ipv4", "203.0.113.64/26")
-    wait_until("withdrawal at BIRD",
-               lambda: "203.0.113.64/26" not in bird.birdc("show", "route"), 30)
+    wait_until(
+        "withdrawal at BIRD", lambda: "203.0.113.64/26" not in bird.birdc("show", "route"), 30
+    )
     # few table dumps: enable the mrt protocol and disable it as soon as a dump is there
     bird.birdc("enable", "m1")
-    wait_until("table dump", lambda: (bird.dir / "table.mrt").exists()
-               and (bird.dir / "table.mrt").stat().st_size > 300, 10, 0.1)
+    wait_until(
+        "table dump",
+        lambda: (bird.dir / "table.mrt").exists() and (bird.dir / "table.mrt").stat().st_size > 300,
+        10,
+        0.1,
+    )
     time.sleep(0.5)
     bird.birdc("disable", "m1")
     routes = bird.birdc("show", "route", "all")
@@ -1518,35 +2380,61 @@ protocol mrt m1 {{ disabled; table "master*"; filename "RUNDIR/table.mrt"; perio
     shutil.copyfile(table, ctx.mrt_dir / "bird-table-dump-v2.mrt")
     shutil.copyfile(upd, ctx.mrt_dir / "bird-bgp4mp-updates.mrt")
     (ctx.mrt_dir / "bird-routes.txt").write_text(routes)
-    common = {"recorded_by": "scripts/capture_golden.py --scenario mrt-bird",
-              "implementation": f"bird {version_of('bird')} (router id {B4}, AS 65001)",
-              "peer": f"gobgp {version_of('gobgp')} AS 65000 at {A4} (ipv4 + ipv6 unicast over "
-                      "one IPv4 session)",
-              "peer_view": "bird-routes.txt = birdc show route all at dump time"}
-    (ctx.mrt_dir / "bird-table-dump-v2.json").write_text(json.dumps({
-        **common, "format": "RFC 6396 TABLE_DUMP_V2 (type 13): PEER_INDEX_TABLE then "
-        "RIB_IPV4_UNICAST / RIB_IPV6_UNICAST records; BIRD writes one dump per table "
-        "(master4, master6) into the same file, each with its own PEER_INDEX_TABLE",
-        "config": 'protocol mrt { disabled; table "master*"; period 2; } enabled after the '
-                  "routes converged and disabled right after its first dump; BIRD may still "
-                  "append a second dump: expect one or more (PEER_INDEX_TABLE + RIB records) "
-                  "groups per table, all with the same routes",
-        "content": {"ipv4": ["198.51.100.0/24 (static, BIRD)", "203.0.113.32/28 (static, BIRD)",
-                             "203.0.113.16/28 from GoBGP (community 65000:1, MED 7, large "
-                             "community 65000:7:7)"],
-                    "ipv6": ["2001:db8:100:2::/64 (static, BIRD)", "2001:db8:100:1::/64 from "
-                             "GoBGP (community 65000:6)", "2001:db8:300::/48 from GoBGP"]}},
-        indent=1) + "\n")
-    (ctx.mrt_dir / "bird-bgp4mp-updates.json").write_text(json.dumps({
-        **common, "format": "RFC 6396 BGP4MP (type 16): BGP4MP_STATE_CHANGE_AS4 and "
-        "BGP4MP_MESSAGE_AS4 records (messages sent and received by BIRD)",
-        "config": "mrtdump protocols { states, messages }; protocol bgp ... { mrtdump all; }",
-        "content": "the whole session: state changes, OPENs, KEEPALIVEs, UPDATEs both ways "
-        "(GoBGP: 203.0.113.16/28, 203.0.113.64/26 AS_PATH 65000 4200000001 65010, "
-        "2001:db8:100:1::/64, 2001:db8:300::/48; BIRD: its statics with community 65001:1 "
-        "and large community 65001:2:3), End-of-RIB markers, the withdrawal of "
-        "203.0.113.64/26 and GoBGP's Cease/Administrative Shutdown NOTIFICATION with the "
-        "message 'gcap: end of MRT recording'"}, indent=1) + "\n")
+    common = {
+        "recorded_by": "scripts/capture_golden.py --scenario mrt-bird",
+        "implementation": f"bird {version_of('bird')} (router id {B4}, AS 65001)",
+        "peer": f"gobgp {version_of('gobgp')} AS 65000 at {A4} (ipv4 + ipv6 unicast over "
+        "one IPv4 session)",
+        "peer_view": "bird-routes.txt = birdc show route all at dump time",
+    }
+    (ctx.mrt_dir / "bird-table-dump-v2.json").write_text(
+        json.dumps(
+            {
+                **common,
+                "format": "RFC 6396 TABLE_DUMP_V2 (type 13): PEER_INDEX_TABLE then "
+                "RIB_IPV4_UNICAST / RIB_IPV6_UNICAST records; BIRD writes one dump per table "
+                "(master4, master6) into the same file, each with its own PEER_INDEX_TABLE",
+                "config": 'protocol mrt { disabled; table "master*"; period 2; } enabled after the '
+                "routes converged and disabled right after its first dump; BIRD may still "
+                "append a second dump: expect one or more (PEER_INDEX_TABLE + RIB records) "
+                "groups per table, all with the same routes",
+                "content": {
+                    "ipv4": [
+                        "198.51.100.0/24 (static, BIRD)",
+                        "203.0.113.32/28 (static, BIRD)",
+                        "203.0.113.16/28 from GoBGP (community 65000:1, MED 7, large "
+                        "community 65000:7:7)",
+                    ],
+                    "ipv6": [
+                        "2001:db8:100:2::/64 (static, BIRD)",
+                        "2001:db8:100:1::/64 from GoBGP (community 65000:6)",
+                        "2001:db8:300::/48 from GoBGP",
+                    ],
+                },
+            },
+            indent=1,
+        )
+        + "\n"
+    )
+    (ctx.mrt_dir / "bird-bgp4mp-updates.json").write_text(
+        json.dumps(
+            {
+                **common,
+                "format": "RFC 6396 BGP4MP (type 16): BGP4MP_STATE_CHANGE_AS4 and "
+                "BGP4MP_MESSAGE_AS4 records (messages sent and received by BIRD)",
+                "config": "mrtdump protocols { states, messages }; "
+                "protocol bgp ... { mrtdump all; }",
+                "content": "the whole session: state changes, OPENs, KEEPALIVEs, UPDATEs both ways "
+                "(GoBGP: 203.0.113.16/28, 203.0.113.64/26 AS_PATH 65000 4200000001 65010, "
+                "2001:db8:100:1::/64, 2001:db8:300::/48; BIRD: its statics with community 65001:1 "
+                "and large community 65001:2:3), End-of-RIB markers, the withdrawal of "
+                "203.0.113.64/26 and GoBGP's Cease/Administrative Shutdown NOTIFICATION with the "
+                "message 'gcap: end of MRT recording'",
+            },
+            indent=1,
+        )
+        + "\n"
+    )
     ctx.event("MRT files written")
 
 
@@ -1556,54 +2444,83 @@ protocol mrt m1 {{ disabled; table "master*"; filename "RUNDIR/table.mrt"; perio
 SCENARIOS: dict[str, Scenario] = {}
 
 
-def register(name: str, description: str, func: Callable[[Ctx], None], default: bool = True,
-             kind: str = "capture") -> None:
+def register(
+    name: str,
+    description: str,
+    func: Callable[[Ctx], None],
+    default: bool = True,
+    kind: str = "capture",
+) -> None:
     SCENARIOS[name] = Scenario(name, description, func, default, kind)
 
 
-register("gobgp-frr-ibgp",
-         "GoBGP <-> FRR iBGP over IPv4 (ipv4, vpnv4, evpn) and IPv6 (ipv6, vpnv6) transport; "
-         "routes with communities/large communities/MED/local-pref both ways; E-VPN type 2/3/5 "
-         "both ways; ROUTE-REFRESH from FRR; withdrawals both ways; administrative shutdown "
-         "with an RFC 9003 message from each side.", scn_gobgp_frr_ibgp)
-register("gobgp-frr-ebgp",
-         "GoBGP (AS 4200000001) <-> FRR (AS 4200000002) eBGP: 4-octet ASNs, multi-AS AS_PATHs "
-         "and prepends, graceful restart + long-lived graceful restart, FQDN/extended message "
-         "capabilities from FRR, IPv6 unicast over the IPv4 session, End-of-RIB markers.",
-         scn_gobgp_frr_ebgp)
-register("gobgp-bird",
-         "GoBGP <-> BIRD: iBGP over IPv4 (ipv4 with AIGP, MED, local-pref, communities, large "
-         "and extended communities; vpnv4 with label 3) and eBGP over IPv6 with the RFC 9234 "
-         "role capability and OTC (ipv6, vpnv6); ROUTE-REFRESH from BIRD; shutdown message.",
-         scn_gobgp_bird)
-register("gobgp-bird-bulk",
-         "BIRD sends 1533 IPv4 prefixes (every /24../32 in the three documentation /24s) to "
-         "GoBGP over eBGP: many NLRI packed per UPDATE.", scn_gobgp_bird_bulk)
-register("gobgp-openbgpd",
-         "GoBGP <-> OpenBGPD iBGP over IPv4 (ipv4, vpnv4) and IPv6 (ipv6, vpnv6): OpenBGPD "
-         "network statements with communities/large/ext communities, MED, localpref; VPN "
-         "received by OpenBGPD; ROUTE-REFRESH and a shutdown message from OpenBGPD.",
-         scn_gobgp_openbgpd)
-register("gobgp-exabgp",
-         "GoBGP <-> ExaBGP: iBGP (4-octet AS) with attribute-rich routes (AS_SET, atomic "
-         "aggregate, aggregator, originator id, cluster list, unknown transitive attribute), "
-         "labeled unicast, vpnv4/vpnv6, flowspec; plus an eBGP session over IPv6 without the "
-         "4-octet AS capability (AS_TRANS + AS4_PATH) and with ADD-PATH both ways.",
-         scn_gobgp_exabgp)
-register("gobgp-gobgp-rr",
-         "Three GoBGPs, A the route reflector of B and C (one bridge, one capture): RTC "
-         "membership NLRI, reflected routes with ORIGINATOR_ID/CLUSTER_LIST, ADD-PATH on "
-         "vpnv4, E-VPN types 1/2/3/4/5 with ESI label, default gateway, router MAC, PMSI "
-         "tunnel; withdrawals incl. RTC.", scn_gobgp_gobgp_rr)
-register("mrt-bird",
-         "BIRD MRT recording while GoBGP sends ipv4/ipv6 routes: TABLE_DUMP_V2 (protocol mrt) "
-         "and BGP4MP messages (mrtdump) written to the MRT output directory (no pcap).",
-         mrt_bird, kind="mrt")
+register(
+    "gobgp-frr-ibgp",
+    "GoBGP <-> FRR iBGP over IPv4 (ipv4, vpnv4, evpn) and IPv6 (ipv6, vpnv6) transport; "
+    "routes with communities/large communities/MED/local-pref both ways; E-VPN type 2/3/5 "
+    "both ways; ROUTE-REFRESH from FRR; withdrawals both ways; administrative shutdown "
+    "with an RFC 9003 message from each side.",
+    scn_gobgp_frr_ibgp,
+)
+register(
+    "gobgp-frr-ebgp",
+    "GoBGP (AS 4200000001) <-> FRR (AS 4200000002) eBGP: 4-octet ASNs, multi-AS AS_PATHs "
+    "and prepends, graceful restart + long-lived graceful restart, FQDN/extended message "
+    "capabilities from FRR, IPv6 unicast over the IPv4 session, End-of-RIB markers.",
+    scn_gobgp_frr_ebgp,
+)
+register(
+    "gobgp-bird",
+    "GoBGP <-> BIRD: iBGP over IPv4 (ipv4 with AIGP, MED, local-pref, communities, large "
+    "and extended communities; vpnv4 with label 3) and eBGP over IPv6 with the RFC 9234 "
+    "role capability and OTC (ipv6, vpnv6); ROUTE-REFRESH from BIRD; shutdown message.",
+    scn_gobgp_bird,
+)
+register(
+    "gobgp-bird-bulk",
+    "BIRD sends 1533 IPv4 prefixes (every /24../32 in the three documentation /24s) to "
+    "GoBGP over eBGP: many NLRI packed per UPDATE.",
+    scn_gobgp_bird_bulk,
+)
+register(
+    "gobgp-openbgpd",
+    "GoBGP <-> OpenBGPD iBGP over IPv4 (ipv4, vpnv4) and IPv6 (ipv6, vpnv6): OpenBGPD "
+    "network statements with communities/large/ext communities, MED, localpref; VPN "
+    "received by OpenBGPD; ROUTE-REFRESH and a shutdown message from OpenBGPD.",
+    scn_gobgp_openbgpd,
+)
+register(
+    "gobgp-exabgp",
+    "GoBGP <-> ExaBGP: iBGP (4-octet AS) with attribute-rich routes (AS_SET, atomic "
+    "aggregate, aggregator, originator id, cluster list, unknown transitive attribute), "
+    "labeled unicast, vpnv4/vpnv6, flowspec; plus an eBGP session over IPv6 without the "
+    "4-octet AS capability (AS_TRANS + AS4_PATH) and with ADD-PATH both ways.",
+    scn_gobgp_exabgp,
+)
+register(
+    "gobgp-gobgp-rr",
+    "Three GoBGPs, A the route reflector of B and C (one bridge, one capture): RTC "
+    "membership NLRI, reflected routes with ORIGINATOR_ID/CLUSTER_LIST, ADD-PATH on "
+    "vpnv4, E-VPN types 1/2/3/4/5 with ESI label, default gateway, router MAC, PMSI "
+    "tunnel; withdrawals incl. RTC.",
+    scn_gobgp_gobgp_rr,
+)
+register(
+    "mrt-bird",
+    "BIRD MRT recording while GoBGP sends ipv4/ipv6 routes: TABLE_DUMP_V2 (protocol mrt) "
+    "and BGP4MP messages (mrtdump) written to the MRT output directory (no pcap).",
+    mrt_bird,
+    kind="mrt",
+)
 # Not in the default set: GoBGP 3.10 enforces a 60 s minimum dump interval ("use minimum mrt
 # dump interval") and, here, never created the "updates" dump file at all; BIRD is used instead.
-register("mrt-gobgp",
-         "GoBGP MRT dumps while FRR sends ipv4/ipv6 routes (TABLE_DUMP_V2 + BGP4MP updates).",
-         mrt_gobgp, default=False, kind="mrt")
+register(
+    "mrt-gobgp",
+    "GoBGP MRT dumps while FRR sends ipv4/ipv6 routes (TABLE_DUMP_V2 + BGP4MP updates).",
+    mrt_gobgp,
+    default=False,
+    kind="mrt",
+)
 
 
 def check_environment(selected: Sequence[Scenario]) -> None:
@@ -1614,8 +2531,7 @@ def check_environment(selected: Sequence[Scenario]) -> None:
         need |= set(REQUIRED_TOOLS.get(sc.name, ()))
     missing = sorted(t for t in need if shutil.which(t) is None and not Path(t).exists())
     if missing:
-        raise SystemExit(f"capture_golden.py: missing tools: {' '.join(missing)} "
-                         "(run `make debs`)")
+        raise SystemExit(f"capture_golden.py: missing tools: {' '.join(missing)} (run `make debs`)")
 
 
 _GOBGP = ("gobgpd", "gobgp")
@@ -1668,8 +2584,17 @@ def capture_one(sc: Scenario, out: Path, mrt_out: Path, keep: bool, pcapng: bool
         ctx.stop_capture()
         if sc.kind == "capture":
             if pcapng and shutil.which("tshark"):
-                run(["tshark", "-r", str(ctx.out_dir / "session.pcap"), "-F", "pcapng",
-                     "-w", str(ctx.out_dir / "session.pcapng")])
+                run(
+                    [
+                        "tshark",
+                        "-r",
+                        str(ctx.out_dir / "session.pcap"),
+                        "-F",
+                        "pcapng",
+                        "-w",
+                        str(ctx.out_dir / "session.pcapng"),
+                    ]
+                )
                 ctx.meta["pcapng"] = "session.pcapng (tshark -F pcapng of session.pcap)"
             ctx.finish()
 
@@ -1679,15 +2604,31 @@ PCAPNG_SCENARIOS = {"gobgp-openbgpd"}
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", type=Path, default=Path("tests/fixtures/captures"),
-                    help="output directory for captures (default: %(default)s)")
-    ap.add_argument("--mrt-out", type=Path, default=None,
-                    help="output directory for MRT scenarios (default: <out>/../mrt)")
-    ap.add_argument("--scenario", action="append", default=[], metavar="NAME",
-                    help="capture only this scenario (repeatable; default: all default ones)")
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=Path("tests/fixtures/captures"),
+        help="output directory for captures (default: %(default)s)",
+    )
+    ap.add_argument(
+        "--mrt-out",
+        type=Path,
+        default=None,
+        help="output directory for MRT scenarios (default: <out>/../mrt)",
+    )
+    ap.add_argument(
+        "--scenario",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="capture only this scenario (repeatable; default: all default ones)",
+    )
     ap.add_argument("--list", action="store_true", help="list scenarios and exit")
-    ap.add_argument("--keep-run-dir", action="store_true",
-                    help="keep the temporary run directories (configs, daemon logs)")
+    ap.add_argument(
+        "--keep-run-dir",
+        action="store_true",
+        help="keep the temporary run directories (configs, daemon logs)",
+    )
     args = ap.parse_args(argv)
 
     if args.list:
@@ -1699,8 +2640,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         print(f"unknown scenario(s): {', '.join(unknown)}; see --list", file=sys.stderr)
         return 2
-    selected = ([SCENARIOS[n] for n in args.scenario] if args.scenario
-                else [s for s in SCENARIOS.values() if s.default])
+    selected = (
+        [SCENARIOS[n] for n in args.scenario]
+        if args.scenario
+        else [s for s in SCENARIOS.values() if s.default]
+    )
     check_environment(selected)
     mrt_out = args.mrt_out or args.out.resolve().parent / "mrt"
 
@@ -1712,8 +2656,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"== {sc.name}", file=sys.stderr)
         t0 = time.monotonic()
         try:
-            capture_one(sc, args.out, mrt_out, args.keep_run_dir,
-                        pcapng=sc.name in PCAPNG_SCENARIOS)
+            capture_one(
+                sc, args.out, mrt_out, args.keep_run_dir, pcapng=sc.name in PCAPNG_SCENARIOS
+            )
         except CaptureError as exc:
             print(f"FAILED {sc.name}: {exc}", file=sys.stderr)
             failed.append(sc.name)

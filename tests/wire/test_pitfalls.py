@@ -18,7 +18,10 @@ ATTRS = PathAttributes(
     origin=0,
     as_path=AsPath.sequence(64512),
     next_hop=ip_from_text("192.0.2.1"),
-    ext_communities=(ext_community_from_text("target:64512:77"), ext_community_from_text("encap:vxlan")),
+    ext_communities=(
+        ext_community_from_text("target:64512:77"),
+        ext_community_from_text("encap:vxlan"),
+    ),
 )
 
 
@@ -57,16 +60,25 @@ def test_vni_is_not_shifted_like_an_mpls_label() -> None:
 def test_every_community_is_kept() -> None:
     comms = (0x00640190, 0xFFFFFF01, 0xFDE80001, 0x0001FFFF)
     attrs = ATTRS.replace(communities=comms, ext_communities=())
-    (wire,) = pack_updates(IPV4_UNICAST, [Prefix.parse("203.0.113.0/24").to_wire()], None, None, attrs)
+    (wire,) = pack_updates(
+        IPV4_UNICAST, [Prefix.parse("203.0.113.0/24").to_wire()], None, None, attrs
+    )
     msg = _decode(wire)
     assert msg.attributes is not None and msg.attributes.communities == comms
-    assert message_to_json(msg)["attributes"]["communities"] == ["100:400", "no-export", "65000:1", "1:65535"]
+    assert message_to_json(msg)["attributes"]["communities"] == [
+        "100:400",
+        "no-export",
+        "65000:1",
+        "1:65535",
+    ]
 
 
 def test_large_communities_are_unsigned_32_bit() -> None:
     large = ((4294967295, 2147483648, 1), (64512, 0, 4294967294))
     attrs = ATTRS.replace(large_communities=large, ext_communities=())
-    (wire,) = pack_updates(IPV4_UNICAST, [Prefix.parse("203.0.113.0/24").to_wire()], None, None, attrs)
+    (wire,) = pack_updates(
+        IPV4_UNICAST, [Prefix.parse("203.0.113.0/24").to_wire()], None, None, attrs
+    )
     msg = _decode(wire)
     assert msg.attributes is not None and msg.attributes.large_communities == large
     assert message_to_json(msg)["attributes"]["large_communities"] == [
@@ -89,7 +101,9 @@ def test_vpnv4_label_and_rd_types() -> None:
         for rd, label in (("64512:1", 16), ("192.0.2.1:7", 1048575), ("4200000000:9", 3))
     ]
     wire = [r.to_wire() for r in routes]
-    (msg_bytes,) = pack_updates(VPNV4, [k for k, _ in wire], [d or b"" for _, d in wire], None, ATTRS)
+    (msg_bytes,) = pack_updates(
+        VPNV4, [k for k, _ in wire], [d or b"" for _, d in wire], None, ATTRS
+    )
     msg = _decode(msg_bytes)
     (block,) = msg.announced
     got = [route_from_wire(VPNV4, k, d) for k, d in zip(block.keys, block.data or (), strict=True)]
