@@ -50,11 +50,6 @@ class DecodeStats:
         return sum(self.announced.values()) + sum(self.withdrawn.values())
 
 
-@dataclass
-class _Direction:
-    open: OpenMessage | None = None
-
-
 class RecordDecoder:
     """Turns source records into decoded messages, tracking each connection's negotiation.
 

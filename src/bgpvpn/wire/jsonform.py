@@ -28,7 +28,6 @@ from bgpvpn.wire.constants import (
     RouteRefreshSubtype,
     UpdateError,
 )
-from bgpvpn.wire.family import Family
 from bgpvpn.wire.messages import (
     KeepaliveMessage,
     Message,
@@ -254,7 +253,3 @@ def message_to_json(msg: Message) -> dict[str, Any]:
             if isinstance(p, UnknownParameter)
         ],
     }
-
-
-def family_name(family: Family) -> str:
-    return family.name
