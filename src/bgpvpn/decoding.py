@@ -258,4 +258,16 @@ def rib_entry_json(rec: RibEntryRecord, stats: DecodeStats) -> dict[str, Any]:
             ]
         paths.append(p)
     out["paths"] = paths
+    # the same routes in the shape of an UPDATE's, one per path, for tools that read both
+    out["announced"] = [
+        {
+            **route,
+            "next_hop": p["next_hop"],
+            "peer_address": p["peer_address"],
+            "attributes": p["attributes"],
+            **({"path_id": p["path_id"]} if "path_id" in p else {}),
+        }
+        for p in paths
+    ]
+    out["withdrawn"] = []
     return out
