@@ -1,0 +1,1020 @@
+"""The RIB: Adj-RIB-In per peer, Loc-RIB with best path per destination, Adj-RIB-Out per peer.
+
+Storage (no object per route): per (source, family) an ``_AdjIn`` holding two parallel dicts,
+wire-form key -> interned ``PathAttributes`` and key -> data; the Loc-RIB of a family maps each
+key to the ``_AdjIn`` its best path lives in. Adj-RIB-Out is lazy: the Loc-RIB appends changed
+keys to one change log per family, shared by every peer; each peer keeps a cursor in it and
+computes its exports only when the session asks (``outbound``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from enum import Enum
+
+from bgpvpn.rib.decision import MULTIPATH_LAST_STEP, Policy, Reason, compare
+from bgpvpn.rib.rtc import Memberships, membership_key
+from bgpvpn.wire.attributes import AsPath, PathAttributes
+from bgpvpn.wire.constants import AsPathSegmentType
+from bgpvpn.wire.context import WireContext
+from bgpvpn.wire.errors import ErrorAction
+from bgpvpn.wire.family import (
+    EVPN,
+    IPV4_LU,
+    IPV6_LU,
+    RTC,
+    VPNV4,
+    VPNV4_FLOWSPEC,
+    VPNV6,
+    VPNV6_FLOWSPEC,
+    Family,
+)
+from bgpvpn.wire.update import UpdateMessage, end_of_rib, pack_updates
+
+PeerId = str
+LOCAL_PEER: PeerId = "local"
+
+# Families whose routes a peer that negotiated RTC only gets for route targets it asked for.
+RTC_FILTERED: frozenset[Family] = frozenset({VPNV4, VPNV6, EVPN, VPNV4_FLOWSPEC, VPNV6_FLOWSPEC})
+# Families whose NLRI carry a data part besides the key (labels, ESI...).
+_DATA_FAMILIES: frozenset[Family] = frozenset({VPNV4, VPNV6, EVPN, IPV4_LU, IPV6_LU})
+_CACHE_MAX = 100_000
+_MISS = PathAttributes()  # sentinel: not in a cache
+
+
+@dataclass(frozen=True, slots=True)
+class PeerInfo:
+    """A peer as the RIB sees it. ``address`` and ``local_address`` are 4 or 16 octets;
+    ``local_address`` is our address on that session (the next hop we put on next-hop-self)."""
+
+    peer_id: PeerId
+    address: bytes
+    asn: int
+    router_id: bytes
+    ibgp: bool
+    local_address: bytes
+    rr_client: bool = False
+    next_hop_self: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RouteEntry:
+    """A view of one route (built on demand for the API; the RIB holds no such object)."""
+
+    family: Family
+    key: bytes
+    data: bytes | None
+    attributes: PathAttributes
+    peer_id: PeerId
+    best: bool = False
+    reason: str = ""
+    stale: bool = False
+    multipath: bool = False
+
+
+class ChangeKind(Enum):
+    ADDED = "added"
+    REPLACED = "replaced"
+    REMOVED = "removed"
+
+
+@dataclass(frozen=True, slots=True)
+class RouteChange:
+    """A best-path change given to subscribers: ``route`` is the new best (None when removed),
+    ``previous`` the one it replaces (None when added), ``paths`` the ECMP set when the RIB does
+    multipath (else just ``route``)."""
+
+    kind: ChangeKind
+    family: Family
+    key: bytes
+    route: RouteEntry | None
+    previous: RouteEntry | None
+    paths: tuple[RouteEntry, ...] = ()
+
+
+Callback = Callable[[RouteChange], None]
+
+
+@dataclass(eq=False, slots=True)
+class Subscription:
+    family: Family
+    route_target: bytes | None
+    callback: Callback
+
+
+class _Peer:
+    """A source of routes (a peer, or ``local`` for routes we originate) and, for peers, the
+    session state of its Adj-RIB-Out."""
+
+    __slots__ = (
+        "add_path_tx",
+        "address",
+        "adj_in",
+        "export_cache",
+        "families",
+        "ibgp",
+        "info",
+        "interned",
+        "local",
+        "memberships",
+        "out",
+        "peer_id",
+        "router_id",
+        "rr_client",
+        "stale_deadline",
+        "up",
+    )
+
+    def __init__(self, peer_id: PeerId, local: bool = False) -> None:
+        self.peer_id = peer_id
+        self.local = local
+        self.ibgp = False
+        self.rr_client = False
+        self.router_id = b""
+        self.address = b""
+        self.info: PeerInfo | None = None
+        self.up = False
+        self.families: frozenset[Family] = frozenset()
+        self.add_path_tx: frozenset[Family] = frozenset()
+        self.adj_in: dict[Family, _AdjIn] = {}
+        self.out: dict[Family, _AdjOut] = {}
+        self.memberships: Memberships | None = None
+        self.export_cache: dict[_Peer, dict[PathAttributes, PathAttributes | None]] = {}
+        self.interned: dict[PathAttributes, PathAttributes] = {}
+        self.stale_deadline: float | None = None
+
+
+class _AdjIn:
+    __slots__ = ("attrs", "data", "peer", "stale")
+
+    def __init__(self, peer: _Peer) -> None:
+        self.peer = peer
+        self.attrs: dict[bytes, PathAttributes] = {}
+        self.data: dict[bytes, bytes] = {}
+        self.stale: set[bytes] | None = None
+
+
+class _AdjOut:
+    __slots__ = ("attrs", "cursor", "data", "eor_sent", "sync", "sync_pos")
+
+    def __init__(self, cursor: int, sync: list[bytes]) -> None:
+        self.attrs: dict[bytes, PathAttributes] = {}
+        self.data: dict[bytes, bytes] = {}
+        self.cursor = cursor
+        self.sync: list[bytes] | None = sync
+        self.sync_pos = 0
+        self.eor_sent = False
+
+
+class _LocRib:
+    __slots__ = ("base", "best", "log", "readers", "sources", "subs")
+
+    def __init__(self) -> None:
+        self.best: dict[bytes, _AdjIn] = {}
+        self.sources: list[_AdjIn] = []
+        self.log: list[bytes] = []
+        self.base = 0
+        self.readers: list[_AdjOut] = []
+        self.subs: dict[bytes | None, list[Subscription]] = {}
+
+
+def _strip_confed(path: AsPath | None) -> AsPath:
+    if path is None:
+        return AsPath()
+    segs = tuple(
+        s
+        for s in path.segments
+        if s[0] not in (AsPathSegmentType.AS_CONFED_SEQUENCE, AsPathSegmentType.AS_CONFED_SET)
+    )
+    return path if len(segs) == len(path.segments) else AsPath(segs)
+
+
+class Rib:
+    """See the package docstring for the API."""
+
+    def __init__(
+        self,
+        local_asn: int,
+        router_id: bytes,
+        cluster_id: bytes | None = None,
+        rtc: bool = True,
+        multipath: bool = False,
+        default_local_pref: int = 100,
+        always_compare_med: bool = False,
+        advertise_default_membership: bool = False,
+    ) -> None:
+        self.local_asn = local_asn
+        self.router_id = router_id
+        self.cluster_id = cluster_id if cluster_id is not None else router_id
+        self.rtc = rtc
+        self.multipath = multipath
+        self.policy = Policy(default_local_pref, always_compare_med)
+        self.advertise_default_membership = advertise_default_membership
+        self._peers: dict[PeerId, _Peer] = {}
+        self._local = _Peer(LOCAL_PEER, local=True)
+        self._local.router_id = router_id
+        self._loc: dict[Family, _LocRib] = {}
+        self._accept_cache: dict[PathAttributes, bool] = {}
+        self._rt_cache: dict[PathAttributes, tuple[bytes, ...]] = {}
+        self._leases: dict[tuple[Family, bytes], float] = {}
+        self._local_rts: set[bytes | None] = set()
+        self._rtc_attrs = PathAttributes(origin=0, as_path=AsPath())
+        if rtc and advertise_default_membership:
+            self.set_local_memberships(())
+
+    # ---------------------------------------------------------------- plumbing
+
+    def _locrib(self, family: Family) -> _LocRib:
+        loc = self._loc.get(family)
+        if loc is None:
+            loc = self._loc[family] = _LocRib()
+        return loc
+
+    def _adj(self, peer: _Peer, family: Family) -> _AdjIn:
+        adj = peer.adj_in.get(family)
+        if adj is None:
+            adj = peer.adj_in[family] = _AdjIn(peer)
+            self._locrib(family).sources.append(adj)
+        return adj
+
+    def _accept(self, attrs: PathAttributes) -> bool:
+        """Loop checks of a received attribute set: our AS in the AS_PATH (RFC4271 9.1.2), our
+        router id as ORIGINATOR_ID or our cluster id in CLUSTER_LIST (RFC4456 8)."""
+        ok = self._accept_cache.get(attrs)
+        if ok is None:
+            path = attrs.as_path
+            ok = not (
+                (path is not None and self.local_asn in path.asns())
+                or attrs.originator_id == self.router_id
+                or self.cluster_id in attrs.cluster_list
+            )
+            if len(self._accept_cache) >= _CACHE_MAX:
+                self._accept_cache.clear()
+            self._accept_cache[attrs] = ok
+        return ok
+
+    def _route_targets(self, attrs: PathAttributes) -> tuple[bytes, ...]:
+        rts = self._rt_cache.get(attrs)
+        if rts is None:
+            rts = attrs.route_targets
+            if len(self._rt_cache) >= _CACHE_MAX:
+                self._rt_cache.clear()
+            self._rt_cache[attrs] = rts
+        return rts
+
+    # ---------------------------------------------------------------- peers
+
+    def peer_up(
+        self,
+        info: PeerInfo,
+        families: frozenset[Family],
+        add_path_tx: frozenset[Family] = frozenset(),
+    ) -> None:
+        """The session with ``info.peer_id`` is established with these negotiated families:
+        its Adj-RIB-Out starts the initial sync of each (End-of-RIB follows it). Stale routes
+        kept from a graceful restart stay until ``end_of_rib`` or ``expire_stale``; those of a
+        family no longer negotiated go now."""
+        peer = self._peers.get(info.peer_id)
+        if peer is None:
+            peer = self._peers[info.peer_id] = _Peer(info.peer_id)
+        elif peer.up:
+            self.peer_down(info.peer_id, 0.0)
+        peer.info = info
+        peer.ibgp = info.ibgp
+        peer.rr_client = info.rr_client
+        peer.router_id = info.router_id
+        peer.address = info.address
+        peer.families = families
+        peer.add_path_tx = add_path_tx
+        peer.up = True
+        for p in self._peers.values():  # router ids feed ORIGINATOR_ID: recompute exports
+            p.export_cache.clear()
+            p.interned.clear()
+        for fam, adj in list(peer.adj_in.items()):
+            if fam not in families and adj.stale is not None:
+                self._sweep(peer, fam, adj)
+        peer.memberships = None
+        if self.rtc and RTC in families:
+            rtc_adj = peer.adj_in.get(RTC)
+            peer.memberships = Memberships(rtc_adj.attrs if rtc_adj else ())
+        peer.out = {}
+        for fam in sorted(families, key=lambda f: (f != RTC, f)):  # RT memberships first
+            loc = self._locrib(fam)
+            ao = _AdjOut(loc.base + len(loc.log), list(loc.best))
+            peer.out[fam] = ao
+            loc.readers.append(ao)
+
+    def peer_down(
+        self, peer_id: PeerId, now: float, graceful: bool = False, restart_time: float = 0
+    ) -> None:
+        """The session went down. Graceful (RFC4724 receiving side): its routes stay in use,
+        marked stale, until it comes back and sends End-of-RIB, or ``now + restart_time``
+        passes (``expire_stale``). Otherwise its routes are withdrawn now."""
+        peer = self._peers[peer_id]
+        self._drop_out(peer)
+        peer.up = False
+        peer.memberships = None
+        if graceful:
+            for adj in peer.adj_in.values():
+                adj.stale = set(adj.attrs)
+            peer.stale_deadline = now + restart_time
+            return
+        for fam, adj in list(peer.adj_in.items()):
+            self._withdraw_keys(adj, fam, list(adj.attrs))
+            self._locrib(fam).sources.remove(adj)
+        peer.adj_in.clear()
+        peer.stale_deadline = None
+
+    def _drop_out(self, peer: _Peer) -> None:
+        for fam, ao in peer.out.items():
+            loc = self._locrib(fam)
+            loc.readers.remove(ao)
+            self._trim(loc)
+        peer.out = {}
+
+    def remove_peer(self, peer_id: PeerId) -> None:
+        """Forget a peer entirely (its routes withdrawn, stale or not)."""
+        if peer_id in self._peers:
+            self.peer_down(peer_id, 0.0)
+            del self._peers[peer_id]
+
+    # ---------------------------------------------------------------- receiving
+
+    def receive(self, peer_id: PeerId, update: UpdateMessage, now: float) -> None:
+        """Apply a decoded UPDATE from a peer. RFC7606: treat-as-withdraw withdraws every route
+        it announces; an UPDATE calling for a session reset is ignored (the session resets)."""
+        peer = self._peers[peer_id]
+        action = update.action
+        if action == ErrorAction.SESSION_RESET:
+            return
+        eor = update.end_of_rib
+        if eor is not None:
+            self.end_of_rib(peer_id, eor)
+            return
+        for block in update.withdrawn:
+            if block.keys:
+                self._withdraw_keys(self._adj(peer, block.family), block.family, block.keys)
+        for block in update.announced:
+            if not block.keys:
+                continue
+            fam = block.family
+            adj = self._adj(peer, fam)
+            attrs = block.attributes
+            if action == ErrorAction.TREAT_AS_WITHDRAW or attrs is None or not self._accept(attrs):
+                self._withdraw_keys(adj, fam, block.keys)
+            else:
+                self._announce_keys(adj, fam, block.keys, block.data, attrs)
+            if fam == RTC:
+                self._memberships_changed(peer)
+
+    def end_of_rib(self, peer_id: PeerId, family: Family) -> None:
+        """The peer finished sending ``family``: stale routes it did not re-announce go."""
+        peer = self._peers[peer_id]
+        adj = peer.adj_in.get(family)
+        if adj is not None and adj.stale is not None:
+            self._sweep(peer, family, adj)
+        if all(a.stale is None for a in peer.adj_in.values()):
+            peer.stale_deadline = None
+
+    def expire_stale(self, now: float) -> int:
+        """Sweep the stale routes of peers whose restart time has passed; the number removed."""
+        n = 0
+        for peer in list(self._peers.values()):
+            if peer.stale_deadline is not None and peer.stale_deadline <= now:
+                for fam, adj in list(peer.adj_in.items()):
+                    if adj.stale is not None:
+                        n += len(adj.stale)
+                        self._sweep(peer, fam, adj)
+                peer.stale_deadline = None
+        return n
+
+    def _sweep(self, peer: _Peer, family: Family, adj: _AdjIn) -> None:
+        stale = adj.stale
+        adj.stale = None
+        if stale:
+            self._withdraw_keys(adj, family, list(stale))
+            if family == RTC:
+                self._memberships_changed(peer)
+
+    # ---------------------------------------------------------------- the hot path
+
+    def _announce_keys(
+        self,
+        adj: _AdjIn,
+        family: Family,
+        keys: tuple[bytes, ...] | list[bytes],
+        datas: tuple[bytes, ...] | tuple[bytes | None, ...] | None,
+        attrs: PathAttributes,
+    ) -> None:
+        loc = self._locrib(family)
+        best = loc.best
+        a_attrs = adj.attrs
+        a_data = adj.data
+        stale = adj.stale
+        peer = adj.peer
+        policy = self.policy
+        log = loc.log if loc.readers else None
+        notify = bool(loc.subs)
+        multi = len(loc.sources) > 1
+        d: bytes | None = None
+        for i, key in enumerate(keys):
+            if datas is not None:
+                d = datas[i]
+            if stale:
+                stale.discard(key)
+            cur = best.get(key)
+            if cur is None:
+                a_attrs[key] = attrs
+                if d is not None:
+                    a_data[key] = d
+                else:
+                    a_data.pop(key, None)
+                best[key] = adj
+                if log is not None:
+                    log.append(key)
+                if notify:
+                    self._notify(loc, family, key, None, None, None)
+            elif cur is adj:
+                old = a_attrs[key]
+                old_d = a_data.get(key)
+                if old is attrs and old_d == d:
+                    continue
+                a_attrs[key] = attrs
+                if d is not None:
+                    a_data[key] = d
+                else:
+                    a_data.pop(key, None)
+                if multi:
+                    self._recompute(loc, key)
+                if log is not None:
+                    log.append(key)
+                if notify:
+                    self._notify(loc, family, key, adj, old, old_d)
+            else:
+                a_attrs[key] = attrs
+                if d is not None:
+                    a_data[key] = d
+                else:
+                    a_data.pop(key, None)
+                c_attrs = cur.attrs[key]
+                if compare(attrs, peer, c_attrs, cur.peer, policy)[0] < 0:
+                    best[key] = adj
+                    if log is not None:
+                        log.append(key)
+                    if notify:
+                        self._notify(loc, family, key, cur, c_attrs, cur.data.get(key))
+                elif notify and self.multipath:
+                    self._notify(loc, family, key, cur, c_attrs, cur.data.get(key))
+
+    def _withdraw_keys(
+        self, adj: _AdjIn, family: Family, keys: tuple[bytes, ...] | list[bytes]
+    ) -> None:
+        loc = self._locrib(family)
+        best = loc.best
+        a_attrs = adj.attrs
+        a_data = adj.data
+        stale = adj.stale
+        log = loc.log if loc.readers else None
+        notify = bool(loc.subs)
+        multi = len(loc.sources) > 1
+        for key in keys:
+            old = a_attrs.pop(key, None)
+            if old is None:
+                continue
+            old_d = a_data.pop(key, None)
+            if stale:
+                stale.discard(key)
+            if best.get(key) is adj:
+                if multi:
+                    self._recompute(loc, key)
+                else:
+                    del best[key]
+                if log is not None:
+                    log.append(key)
+                if notify:
+                    self._notify(loc, family, key, adj, old, old_d)
+            elif notify and self.multipath:
+                cur = best[key]
+                self._notify(loc, family, key, cur, cur.attrs[key], cur.data.get(key))
+
+    def _recompute(self, loc: _LocRib, key: bytes) -> None:
+        winner: _AdjIn | None = None
+        wa = _MISS
+        policy = self.policy
+        for src in loc.sources:
+            a = src.attrs.get(key)
+            if a is None:
+                continue
+            if winner is None or compare(a, src.peer, wa, winner.peer, policy)[0] < 0:
+                winner, wa = src, a
+        if winner is None:
+            loc.best.pop(key, None)
+        else:
+            loc.best[key] = winner
+
+    # ---------------------------------------------------------------- explanations (API)
+
+    def _candidates(self, loc: _LocRib, key: bytes) -> list[_AdjIn]:
+        return [s for s in loc.sources if key in s.attrs]
+
+    def _explain(self, loc: _LocRib, key: bytes, adj: _AdjIn) -> tuple[Reason, bool]:
+        """Why the best path won (the step that beat the runner-up), or for another path the step
+        it lost at; and whether it is an equal-cost multipath of the best."""
+        best = loc.best.get(key)
+        if best is None:
+            return Reason.ONLY_PATH, False
+        ba = best.attrs[key]
+        if adj is not best:
+            _, step = compare(adj.attrs[key], adj.peer, ba, best.peer, self.policy)
+            return step, self.multipath and step > MULTIPATH_LAST_STEP
+        step = Reason.ONLY_PATH
+        for src in loc.sources:
+            if src is best or key not in src.attrs:
+                continue
+            _, s = compare(ba, best.peer, src.attrs[key], src.peer, self.policy)
+            step = max(step, s)
+        return step, self.multipath
+
+    def _entry(
+        self, family: Family, loc: _LocRib, key: bytes, adj: _AdjIn, with_reason: bool = True
+    ) -> RouteEntry:
+        reason, mp = self._explain(loc, key, adj) if with_reason else (Reason.ONLY_PATH, False)
+        is_best = loc.best.get(key) is adj
+        return RouteEntry(
+            family,
+            key,
+            adj.data.get(key),
+            adj.attrs[key],
+            adj.peer.peer_id,
+            is_best,
+            reason.text if with_reason else "",
+            adj.stale is not None and key in adj.stale,
+            mp and (is_best or reason > MULTIPATH_LAST_STEP),
+        )
+
+    def multipath_set(self, family: Family, key: bytes) -> tuple[RouteEntry, ...]:
+        """The best path and (with ``multipath``) the paths from other sources equal to it up
+        to and including the IGP-cost step."""
+        loc = self._loc.get(family)
+        if loc is None or key not in loc.best:
+            return ()
+        best = loc.best[key]
+        out = [self._entry(family, loc, key, best)]
+        if self.multipath:
+            ba = best.attrs[key]
+            for src in loc.sources:
+                if src is best or key not in src.attrs:
+                    continue
+                _, step = compare(src.attrs[key], src.peer, ba, best.peer, self.policy)
+                if step > MULTIPATH_LAST_STEP:
+                    out.append(self._entry(family, loc, key, src))
+        return tuple(out)
+
+    # ---------------------------------------------------------------- views
+
+    def loc_rib(self, family: Family) -> Iterator[RouteEntry]:
+        """The best path of each destination of ``family``."""
+        loc = self._loc.get(family)
+        if loc is None:
+            return
+        for key, adj in list(loc.best.items()):
+            yield self._entry(family, loc, key, adj)
+
+    def lookup(self, family: Family, key: bytes) -> RouteEntry | None:
+        """The best path of one destination."""
+        loc = self._loc.get(family)
+        if loc is None or key not in loc.best:
+            return None
+        return self._entry(family, loc, key, loc.best[key])
+
+    def paths(self, family: Family, key: bytes) -> list[RouteEntry]:
+        """Every path of one destination (from every source), best first."""
+        loc = self._loc.get(family)
+        if loc is None:
+            return []
+        out = [self._entry(family, loc, key, s) for s in self._candidates(loc, key)]
+        out.sort(key=lambda e: not e.best)
+        return out
+
+    def adj_rib_in(self, peer_id: PeerId, family: Family) -> Iterator[RouteEntry]:
+        peer = self._local if peer_id == LOCAL_PEER else self._peers.get(peer_id)
+        adj = peer.adj_in.get(family) if peer is not None else None
+        if adj is None:
+            return
+        loc = self._locrib(family)
+        for key in list(adj.attrs):
+            yield self._entry(family, loc, key, adj)
+
+    def adj_rib_out(self, peer_id: PeerId, family: Family) -> Iterator[RouteEntry]:
+        """What was sent to the peer (``outbound`` updates it; pending changes are not in it)."""
+        peer = self._peers.get(peer_id)
+        ao = peer.out.get(family) if peer is not None else None
+        if ao is None:
+            return
+        loc = self._locrib(family)
+        for key, attrs in list(ao.attrs.items()):
+            src = loc.best.get(key)
+            yield RouteEntry(
+                family,
+                key,
+                ao.data.get(key),
+                attrs,
+                src.peer.peer_id if src is not None else "",
+                True,
+            )
+
+    def prefix_count(self, peer_id: PeerId, family: Family) -> int:
+        peer = self._local if peer_id == LOCAL_PEER else self._peers.get(peer_id)
+        adj = peer.adj_in.get(family) if peer is not None else None
+        return len(adj.attrs) if adj is not None else 0
+
+    def families(self) -> list[Family]:
+        return sorted(self._loc)
+
+    def peer_ids(self) -> list[PeerId]:
+        return list(self._peers)
+
+    # ---------------------------------------------------------------- publish / subscribe
+
+    def subscribe(
+        self,
+        family: Family,
+        route_target: bytes | None,
+        callback: Callback,
+        replay: bool = True,
+    ) -> Subscription:
+        """Call ``callback`` (synchronously) with each best-path change of ``family`` routes
+        carrying ``route_target`` (None: every route). ``replay`` first gives the current
+        matching best paths as additions."""
+        sub = Subscription(family, route_target, callback)
+        loc = self._locrib(family)
+        loc.subs.setdefault(route_target, []).append(sub)
+        if replay:
+            for key, adj in list(loc.best.items()):
+                attrs = adj.attrs[key]
+                if route_target is None or route_target in self._route_targets(attrs):
+                    route = self._entry(family, loc, key, adj, with_reason=False)
+                    callback(
+                        RouteChange(
+                            ChangeKind.ADDED,
+                            family,
+                            key,
+                            route,
+                            None,
+                            self._paths_for(family, key, route),
+                        )
+                    )
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        loc = self._loc.get(sub.family)
+        if loc is None:
+            return
+        subs = loc.subs.get(sub.route_target)
+        if subs and sub in subs:
+            subs.remove(sub)
+            if not subs:
+                del loc.subs[sub.route_target]
+
+    def _paths_for(self, family: Family, key: bytes, route: RouteEntry) -> tuple[RouteEntry, ...]:
+        return self.multipath_set(family, key) if self.multipath else (route,)
+
+    def _notify(
+        self,
+        loc: _LocRib,
+        family: Family,
+        key: bytes,
+        prev_src: _AdjIn | None,
+        prev_attrs: PathAttributes | None,
+        prev_data: bytes | None,
+    ) -> None:
+        cur = loc.best.get(key)
+        new_attrs = cur.attrs[key] if cur is not None else None
+        if (
+            cur is not None
+            and cur is prev_src
+            and new_attrs is prev_attrs
+            and cur.data.get(key) == prev_data
+            and not self.multipath
+        ):
+            return
+        new_rts = self._route_targets(new_attrs) if new_attrs is not None else ()
+        old_rts = self._route_targets(prev_attrs) if prev_attrs is not None else ()
+        subs: list[Subscription] = list(loc.subs.get(None, ()))
+        for rt in {*new_rts, *old_rts}:
+            subs.extend(loc.subs.get(rt, ()))
+        if not subs:
+            return
+        route = (
+            RouteEntry(family, key, cur.data.get(key), new_attrs, cur.peer.peer_id, True)
+            if cur is not None and new_attrs is not None
+            else None
+        )
+        previous = (
+            RouteEntry(family, key, prev_data, prev_attrs, prev_src.peer.peer_id, True)
+            if prev_src is not None and prev_attrs is not None
+            else None
+        )
+        paths = self._paths_for(family, key, route) if route is not None else ()
+        for sub in subs:
+            want = sub.route_target
+            was = previous is not None and (want is None or want in old_rts)
+            now = route is not None and (want is None or want in new_rts)
+            if was and now:
+                kind = ChangeKind.REPLACED
+            elif now:
+                kind = ChangeKind.ADDED
+            elif was:
+                kind = ChangeKind.REMOVED
+            else:
+                continue
+            sub.callback(
+                RouteChange(
+                    kind,
+                    family,
+                    key,
+                    route if now else None,
+                    previous if was else None,
+                    paths if now else (),
+                )
+            )
+
+    # ---------------------------------------------------------------- local routes
+
+    def announce(
+        self,
+        family: Family,
+        key: bytes,
+        data: bytes | None,
+        attributes: PathAttributes,
+        now: float,
+        lease: float | None = None,
+    ) -> None:
+        """Originate a route (wire-form key and data). With ``lease`` it is withdrawn by
+        ``expire_leases`` unless announced again before ``now + lease``. A route without a next
+        hop gets the session's local address on export."""
+        adj = self._adj(self._local, family)
+        self._announce_keys(adj, family, (key,), (data,), attributes)
+        if lease is not None:
+            self._leases[(family, key)] = now + lease
+        else:
+            self._leases.pop((family, key), None)
+
+    def withdraw(self, family: Family, key: bytes) -> bool:
+        """Withdraw a locally originated route; False when there was none."""
+        self._leases.pop((family, key), None)
+        adj = self._local.adj_in.get(family)
+        if adj is None or key not in adj.attrs:
+            return False
+        self._withdraw_keys(adj, family, (key,))
+        return True
+
+    def expire_leases(self, now: float) -> list[tuple[Family, bytes]]:
+        """Withdraw the local routes whose lease ran out; they are returned."""
+        gone = [fk for fk, deadline in self._leases.items() if deadline <= now]
+        for family, key in gone:
+            self.withdraw(family, key)
+        return gone
+
+    def next_deadline(self) -> float | None:
+        """The earliest lease or stale-route deadline (when to call the expire methods)."""
+        times = list(self._leases.values())
+        times.extend(p.stale_deadline for p in self._peers.values() if p.stale_deadline)
+        return min(times, default=None)
+
+    def local_routes(self, family: Family) -> Iterator[RouteEntry]:
+        return self.adj_rib_in(LOCAL_PEER, family)
+
+    # ---------------------------------------------------------------- RT constraint
+
+    def set_local_memberships(self, route_targets: Iterable[bytes]) -> None:
+        """Advertise one RT membership route per route target (origin AS: ours), plus the
+        default membership when ``advertise_default_membership`` is set; withdraw the rest."""
+        wanted: set[bytes | None] = set(route_targets)
+        if self.advertise_default_membership:
+            wanted.add(None)
+        for rt in self._local_rts - wanted:
+            self.withdraw(RTC, membership_key(self.local_asn, rt))
+        for rt in wanted - self._local_rts:
+            self.announce(RTC, membership_key(self.local_asn, rt), None, self._rtc_attrs, 0.0)
+        self._local_rts = wanted
+
+    def memberships(self, peer_id: PeerId) -> Memberships | None:
+        """The RT memberships a peer advertised (None: it did not negotiate RTC)."""
+        peer = self._peers.get(peer_id)
+        return peer.memberships if peer is not None else None
+
+    def _memberships_changed(self, peer: _Peer) -> None:
+        if peer.memberships is None:
+            return
+        adj = peer.adj_in.get(RTC)
+        fresh = Memberships(adj.attrs if adj is not None else ())
+        if fresh == peer.memberships:
+            return
+        peer.memberships = fresh
+        for fam, ao in peer.out.items():
+            if fam in RTC_FILTERED:
+                keys = list(self._locrib(fam).best)
+                keys.extend(ao.attrs)  # withdraw what no membership asks for any more
+                if ao.sync is None:
+                    ao.sync, ao.sync_pos = keys, 0
+                else:
+                    ao.sync.extend(keys)
+
+    # ---------------------------------------------------------------- export
+
+    def _export(self, peer: _Peer, src: _Peer, attrs: PathAttributes) -> PathAttributes | None:
+        cache = peer.export_cache.get(src)
+        if cache is None:
+            cache = peer.export_cache[src] = {}
+        out = cache.get(attrs, _MISS)
+        if out is _MISS:
+            out = self._export_attrs(peer, src, attrs)
+            if out is not None:
+                out = peer.interned.setdefault(out, out)
+            if len(cache) >= _CACHE_MAX:
+                cache.clear()
+            if len(peer.interned) >= _CACHE_MAX:
+                peer.interned.clear()
+            cache[attrs] = out
+        return out
+
+    def _export_attrs(self, peer: _Peer, src: _Peer, a: PathAttributes) -> PathAttributes | None:
+        """The attributes ``peer`` gets for a path from ``src`` (None: not sent at all)."""
+        info = peer.info
+        assert info is not None
+        reflect = False
+        if src.ibgp and peer.ibgp:
+            if not (src.rr_client or peer.rr_client):
+                return None  # iBGP split horizon (RFC4271 9.2); RR rules (RFC4456 6)
+            reflect = True
+        if not peer.ibgp:
+            return a.replace(
+                as_path=_strip_confed(a.as_path).prepend(self.local_asn),
+                wire_as_path=None,
+                as4_path=None,
+                local_pref=None,
+                med=a.med if src.local else None,
+                originator_id=None,
+                cluster_list=(),
+                next_hop=info.local_address,
+                nexthop_attr=None,
+                layout=(),
+            )
+        changes: dict[str, object] = {
+            "layout": (),
+            "wire_as_path": None,
+            "as4_path": None,
+            "as_path": a.as_path if a.as_path is not None else AsPath(),
+        }
+        if a.local_pref is None or not (src.ibgp or src.local):
+            changes["local_pref"] = (
+                a.local_pref
+                if src.local and a.local_pref is not None
+                else self.policy.default_local_pref
+            )
+        if info.next_hop_self or a.next_hop is None:
+            changes["next_hop"] = info.local_address
+            changes["nexthop_attr"] = None
+        if reflect:
+            changes["originator_id"] = a.originator_id or src.router_id
+            changes["cluster_list"] = (self.cluster_id, *a.cluster_list)
+        return a.replace(**changes)
+
+    # ---------------------------------------------------------------- outbound
+
+    def _trim(self, loc: _LocRib) -> None:
+        end = loc.base + len(loc.log)
+        if not loc.readers or all(ao.cursor == end for ao in loc.readers):
+            loc.base = end
+            loc.log.clear()
+
+    def pending(self, peer_id: PeerId) -> bool:
+        """Whether ``outbound`` has anything to send to the peer."""
+        peer = self._peers.get(peer_id)
+        if peer is None or not peer.up:
+            return False
+        for fam, ao in peer.out.items():
+            loc = self._locrib(fam)
+            if ao.sync is not None or not ao.eor_sent or ao.cursor < loc.base + len(loc.log):
+                return True
+        return False
+
+    def outbound(self, peer_id: PeerId, ctx: WireContext, limit: int | None = None) -> list[bytes]:
+        """The UPDATEs the session must send now, packed (grouped by attribute set), and the
+        End-of-RIB of each family whose initial sync is done. Drains the pending changes, or at
+        most ``limit`` destinations of them (call again while ``pending``)."""
+        peer = self._peers[peer_id]
+        if not peer.up:
+            return []
+        msgs: list[bytes] = []
+        budget = limit
+        for fam, ao in peer.out.items():
+            if budget is not None and budget <= 0:
+                break
+            loc = self._locrib(fam)
+            keys: list[bytes] = []
+            if ao.sync is not None:
+                n = len(ao.sync)
+                end = n if budget is None else min(n, ao.sync_pos + budget)
+                keys = ao.sync[ao.sync_pos : end]
+                ao.sync_pos = end
+                if end == n:
+                    ao.sync, ao.sync_pos = None, 0
+                if budget is not None:
+                    budget -= len(keys)
+            if budget is None or budget > 0:
+                start = ao.cursor - loc.base
+                n = len(loc.log)
+                end = n if budget is None else min(n, start + budget)
+                keys.extend(loc.log[start:end])
+                ao.cursor = loc.base + end
+                if budget is not None:
+                    budget -= end - start
+                self._trim(loc)
+            if keys:
+                msgs.extend(self._updates(peer, fam, ao, loc, keys, ctx))
+            if ao.sync is None and not ao.eor_sent:
+                msgs.append(end_of_rib(fam))
+                ao.eor_sent = True
+        return msgs
+
+    def _updates(
+        self,
+        peer: _Peer,
+        fam: Family,
+        ao: _AdjOut,
+        loc: _LocRib,
+        keys: list[bytes],
+        ctx: WireContext,
+    ) -> list[bytes]:
+        best = loc.best
+        o_attrs = ao.attrs
+        o_data = ao.data
+        filtered = peer.memberships is not None and fam in RTC_FILTERED
+        members = peer.memberships
+        has_data = fam in _DATA_FAMILIES
+        gone: list[bytes] = []
+        gone_data: list[bytes] = []
+        groups: dict[PathAttributes, tuple[list[bytes], list[bytes]]] = {}
+        export = self._export
+        for key in keys:
+            src = best.get(key)
+            new: PathAttributes | None = None
+            d: bytes | None = None
+            if src is not None and src.peer is not peer:
+                a = src.attrs[key]
+                new = export(peer, src.peer, a)
+                if (
+                    new is not None
+                    and filtered
+                    and members is not None
+                    and not members.matches(self._route_targets(a))
+                ):
+                    new = None
+                d = src.data.get(key)
+            old = o_attrs.get(key)
+            if new is None:
+                if old is not None:
+                    del o_attrs[key]
+                    gone.append(key)
+                    gone_data.append(o_data.pop(key, b""))
+                continue
+            if old is new and o_data.get(key) == d:
+                continue
+            o_attrs[key] = new
+            if d is not None:
+                o_data[key] = d
+            elif has_data:
+                o_data.pop(key, None)
+            group = groups.get(new)
+            if group is None:
+                group = groups[new] = ([], [])
+            group[0].append(key)
+            group[1].append(d if d is not None else b"")
+        add_path = fam in ctx.add_path
+        out: list[bytes] = []
+        if gone:
+            out.extend(
+                pack_updates(
+                    fam,
+                    gone,
+                    gone_data if has_data else None,
+                    [1] * len(gone) if add_path else None,
+                    None,
+                    ctx,
+                )
+            )
+        for attrs, (gkeys, gdata) in groups.items():
+            out.extend(
+                pack_updates(
+                    fam,
+                    gkeys,
+                    gdata if has_data else None,
+                    [1] * len(gkeys) if add_path else None,
+                    attrs,
+                    ctx,
+                )
+            )
+        return out
