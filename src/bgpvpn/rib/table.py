@@ -355,6 +355,8 @@ class Rib:
         for block in update.withdrawn:
             if block.keys:
                 self._withdraw_keys(self._adj(peer, block.family), block.family, block.keys)
+                if block.family == RTC:
+                    self._memberships_changed(peer)
         for block in update.announced:
             if not block.keys:
                 continue

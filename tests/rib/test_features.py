@@ -1,0 +1,210 @@
+"""RT constraint, publish/subscribe, graceful restart, RFC7606 treat-as-withdraw, leases."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from bgpvpn.rib import ChangeKind, RouteChange, membership_key
+from bgpvpn.wire import UpdateMessage, decode_message, end_of_rib
+from bgpvpn.wire.errors import ErrorAction, UpdateProblem
+from bgpvpn.wire.family import IPV4_UNICAST, RTC, VPNV4
+
+from .helpers import (
+    LOCAL_ASN,
+    announced,
+    attrs,
+    drain,
+    new_rib,
+    peer,
+    prefix,
+    rt,
+    send,
+    update,
+    withdrawn,
+)
+
+V4 = frozenset({IPV4_UNICAST})
+VPN_RTC = frozenset({VPNV4, RTC})
+LABEL = b"\x00\x01\x01"
+
+
+def vpn_key(n: int) -> bytes:
+    """vpnv4 key: length 24 | RD 0:65000:1 | 10.0.n"""
+    return (
+        bytes((24,))
+        + b"\x00\x00"
+        + (65000).to_bytes(2, "big")
+        + (1).to_bytes(4, "big")
+        + bytes((10, 0, n))
+    )
+
+
+def vpn_attrs(*rts: bytes) -> object:
+    return attrs(65001, next_hop=bytes(8) + bytes((192, 0, 2, 100)), rts=rts)
+
+
+def setup_rtc() -> tuple:  # type: ignore[type-arg]
+    rib = new_rib()
+    src, dst = peer(1, 65001), peer(2)
+    rib.peer_up(src, frozenset({VPNV4}))
+    rib.peer_up(dst, VPN_RTC)
+    send(rib, src, [vpn_key(1)], vpn_attrs(rt(1)), VPNV4, [LABEL])  # type: ignore[arg-type]
+    send(rib, src, [vpn_key(2)], vpn_attrs(rt(2)), VPNV4, [LABEL])  # type: ignore[arg-type]
+    return rib, src, dst
+
+
+def test_rtc_filters_routes_nobody_asked_for() -> None:
+    rib, _, dst = setup_rtc()
+    msgs = drain(rib, dst)
+    assert announced(msgs) == {}
+    assert sorted(f.name for m in msgs if (f := m.end_of_rib)) == ["rtc", "vpnv4"]
+    # a membership for rt(1) arrives: route 1 appears, route 2 does not
+    send(rib, dst, [membership_key(65000, rt(1))], attrs(), RTC)
+    got = announced(drain(rib, dst))
+    assert set(got) == {vpn_key(1)}
+    assert got[vpn_key(1)].route_targets == (rt(1),)
+    # the membership goes: route 1 is withdrawn
+    send(rib, dst, [membership_key(65000, rt(1))], None, RTC)
+    assert withdrawn(drain(rib, dst)) == {vpn_key(1)}
+
+
+def test_rtc_default_membership_and_prefix() -> None:
+    rib, _, dst = setup_rtc()
+    drain(rib, dst)
+    send(rib, dst, [membership_key(0, None)], attrs(), RTC)
+    assert set(announced(drain(rib, dst))) == {vpn_key(1), vpn_key(2)}
+    # prefix match (RFC4684 4.3): 32 + 48 bits covers type, subtype and AS 65000
+    rib2, _, dst2 = setup_rtc()
+    drain(rib2, dst2)
+    key = bytes((80,)) + (65099).to_bytes(4, "big") + rt(0)[:6]
+    send(rib2, dst2, [key], attrs(), RTC)
+    assert set(announced(drain(rib2, dst2))) == {vpn_key(1), vpn_key(2)}
+
+
+def test_peer_without_rtc_gets_everything() -> None:
+    rib, _src, _ = setup_rtc()
+    other = peer(3)
+    rib.peer_up(other, frozenset({VPNV4}))
+    assert set(announced(drain(rib, other))) == {vpn_key(1), vpn_key(2)}
+    assert rib.memberships("p3") is None
+
+
+def test_local_memberships_advertised() -> None:
+    rib = new_rib(advertise_default_membership=True)
+    dst = peer(2)
+    rib.peer_up(dst, VPN_RTC)
+    got = announced(drain(rib, dst))
+    assert set(got) == {b"\x00"}
+    rib.set_local_memberships([rt(5), rt(6)])
+    got = announced(drain(rib, dst))
+    assert set(got) == {membership_key(LOCAL_ASN, rt(5)), membership_key(LOCAL_ASN, rt(6))}
+    rib.set_local_memberships([rt(6)])
+    assert withdrawn(drain(rib, dst)) == {membership_key(LOCAL_ASN, rt(5))}
+
+
+def test_subscribe_by_route_target() -> None:
+    rib = new_rib()
+    src = peer(1, 65001)
+    rib.peer_up(src, frozenset({VPNV4}))
+    send(rib, src, [vpn_key(9)], vpn_attrs(rt(1)), VPNV4, [LABEL])  # type: ignore[arg-type]
+    seen: list[RouteChange] = []
+    everything: list[RouteChange] = []
+    rib.subscribe(VPNV4, rt(1), seen.append)
+    sub_all = rib.subscribe(VPNV4, None, everything.append, replay=False)
+    assert [(c.kind, c.key) for c in seen] == [(ChangeKind.ADDED, vpn_key(9))]  # replay
+    seen.clear()
+    send(rib, src, [vpn_key(1)], vpn_attrs(rt(1)), VPNV4, [LABEL])  # type: ignore[arg-type]
+    send(rib, src, [vpn_key(2)], vpn_attrs(rt(2)), VPNV4, [LABEL])  # type: ignore[arg-type]
+    assert [(c.kind, c.key) for c in seen] == [(ChangeKind.ADDED, vpn_key(1))]
+    assert seen[0].route is not None and seen[0].route.data == LABEL
+    # the route target changes from 1 to 2: removed for rt(1)'s subscriber
+    send(rib, src, [vpn_key(1)], vpn_attrs(rt(2)), VPNV4, [LABEL])  # type: ignore[arg-type]
+    assert seen[-1].kind == ChangeKind.REMOVED and seen[-1].previous is not None
+    # a new label is a replacement for the catch-all subscriber
+    send(rib, src, [vpn_key(1)], vpn_attrs(rt(2)), VPNV4, [b"\x00\x02\x01"])  # type: ignore[arg-type]
+    assert everything[-1].kind == ChangeKind.REPLACED
+    assert everything[-1].route is not None and everything[-1].route.data == b"\x00\x02\x01"
+    send(rib, src, [vpn_key(1)], None, VPNV4)
+    assert everything[-1].kind == ChangeKind.REMOVED and everything[-1].route is None
+    n = len(everything)
+    rib.unsubscribe(sub_all)
+    send(rib, src, [vpn_key(3)], vpn_attrs(rt(1)), VPNV4, [LABEL])  # type: ignore[arg-type]
+    assert len(everything) == n
+
+
+def test_graceful_restart_stale_and_sweep() -> None:
+    rib = new_rib()
+    src, dst = peer(1, 65001), peer(2, 65002)
+    rib.peer_up(src, V4)
+    rib.peer_up(dst, V4)
+    send(rib, src, [prefix(1), prefix(2)], attrs(65001))
+    drain(rib, dst)
+    rib.peer_down("p1", now=10.0, graceful=True, restart_time=120)
+    entries = list(rib.adj_rib_in("p1", IPV4_UNICAST))
+    assert all(e.stale for e in entries) and len(entries) == 2
+    assert rib.lookup(IPV4_UNICAST, prefix(1)) is not None  # still used
+    assert drain(rib, dst) == []  # nothing withdrawn
+    assert rib.next_deadline() == 130.0
+    rib.peer_up(src, V4)
+    send(rib, src, [prefix(1)], attrs(65001))
+    assert not rib.lookup(IPV4_UNICAST, prefix(1)).stale  # type: ignore[union-attr]
+    eor = decode_message(end_of_rib(IPV4_UNICAST))
+    assert isinstance(eor, UpdateMessage)
+    rib.receive("p1", eor, 20.0)
+    assert rib.lookup(IPV4_UNICAST, prefix(2)) is None
+    assert withdrawn(drain(rib, dst)) == {prefix(2)}
+    assert rib.next_deadline() is None
+
+
+def test_graceful_restart_deadline() -> None:
+    rib = new_rib()
+    src = peer(1, 65001)
+    rib.peer_up(src, V4)
+    send(rib, src, [prefix(1)], attrs(65001))
+    rib.peer_down("p1", now=0.0, graceful=True, restart_time=60)
+    assert rib.expire_stale(59.0) == 0
+    assert rib.expire_stale(60.0) == 1
+    assert rib.lookup(IPV4_UNICAST, prefix(1)) is None
+
+
+def test_non_graceful_down_withdraws() -> None:
+    rib = new_rib()
+    src, dst = peer(1, 65001), peer(2, 65002)
+    rib.peer_up(src, V4)
+    rib.peer_up(dst, V4)
+    send(rib, src, [prefix(1)], attrs(65001))
+    drain(rib, dst)
+    rib.peer_down("p1", now=0.0)
+    assert withdrawn(drain(rib, dst)) == {prefix(1)}
+    assert rib.prefix_count("p1", IPV4_UNICAST) == 0
+
+
+def test_treat_as_withdraw() -> None:
+    rib = new_rib()
+    src = peer(1, 65001)
+    rib.peer_up(src, V4)
+    send(rib, src, [prefix(1)], attrs(65001))
+    msg = update(src, [prefix(1)], attrs(65001, 7))
+    problem = UpdateProblem(ErrorAction.TREAT_AS_WITHDRAW, 3, 1, 0, "AS_PATH", "bad")
+    bad = replace(msg, problems=(problem,))
+    assert isinstance(bad, UpdateMessage) and bad.action == ErrorAction.TREAT_AS_WITHDRAW
+    rib.receive("p1", bad, 0.0)
+    assert rib.prefix_count("p1", IPV4_UNICAST) == 0
+
+
+def test_leases() -> None:
+    rib = new_rib()
+    dst = peer(2, 65002)
+    rib.peer_up(dst, V4)
+    drain(rib, dst)
+    a = attrs()
+    rib.announce(IPV4_UNICAST, prefix(1), None, a, now=0.0, lease=30)
+    rib.announce(IPV4_UNICAST, prefix(2), None, a, now=0.0)
+    assert set(announced(drain(rib, dst))) == {prefix(1), prefix(2)}
+    rib.announce(IPV4_UNICAST, prefix(1), None, a, now=20.0, lease=30)  # renewed
+    assert rib.expire_leases(40.0) == []
+    assert drain(rib, dst) == []  # a renewal with the same route sends nothing
+    assert rib.expire_leases(50.0) == [(IPV4_UNICAST, prefix(1))]
+    assert withdrawn(drain(rib, dst)) == {prefix(1)}
+    assert rib.withdraw(IPV4_UNICAST, prefix(2))
+    assert not rib.withdraw(IPV4_UNICAST, prefix(2))
