@@ -218,3 +218,31 @@ def test_best_change_replaces_advertisement() -> None:
     send(rib, e2, [K], None)
     assert announced(drain(rib, i3))[K].as_path == AsPath.sequence(65001, 5)
     assert announced(drain(rib, e2))[K].as_path == AsPath.sequence(LOCAL_ASN, 65001, 5)
+
+
+def test_add_path_send_context_gets_path_ids() -> None:
+    rib = new_rib()
+    src, dst = peer(1, 65001), peer(2, 65002)
+    rib.peer_up(src, V4)
+    send(rib, src, [K, prefix(2)], attrs(65001))
+    rib.peer_up(dst, V4, add_path_tx=V4)
+    ctx = WireContext(add_path=V4)
+    msgs = drain(rib, dst, ctx)
+    blocks = [b for m in msgs for b in m.announced]
+    assert blocks and all(b.path_ids == (1,) * len(b.keys) for b in blocks)
+
+
+def test_change_log_shared_and_trimmed() -> None:
+    rib = new_rib()
+    src, d1, d2 = peer(1, 65001), peer(2, 65002), peer(3, 65003)
+    for p in (src, d1, d2):
+        rib.peer_up(p, V4)
+        drain(rib, p)
+    send(rib, src, [prefix(n) for n in range(10)], attrs(65001))
+    loc = rib._loc[IPV4_UNICAST]
+    assert len(loc.log) == 10  # one entry per change, not one per peer
+    drain(rib, d1)
+    assert len(loc.log) == 10
+    drain(rib, d2)
+    drain(rib, src)
+    assert loc.log == []
