@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from sessionutil import attrs, decode_all, established, pair_configs, prefixes, roundtrip
+from sessionutil import (
+    RID_B,
+    attrs,
+    config,
+    decode_all,
+    established,
+    pair_configs,
+    prefixes,
+    roundtrip,
+)
 
 from bgpvpn.session import (
     ConnectRequested,
@@ -14,8 +23,9 @@ from bgpvpn.session import (
     UpdateReceived,
 )
 from bgpvpn.wire import pack_updates
+from bgpvpn.wire.capabilities import AddPath, AddPathFamily, FourOctetAs, Multiprotocol
 from bgpvpn.wire.family import IPV4_UNICAST, VPNV4
-from bgpvpn.wire.messages import NotificationMessage
+from bgpvpn.wire.messages import KeepaliveMessage, NotificationMessage, OpenMessage, encode_message
 
 LIMIT_DATA = b"\x00\x01\x01\x00\x00\x00\x02"  # AFI 1, SAFI 1, limit 2
 
@@ -116,3 +126,37 @@ def test_treat_as_withdraw_removes_routes_from_the_count() -> None:
     (ev,) = a.events()
     assert isinstance(ev, UpdateReceived) and ev.message.action.name == "TREAT_AS_WITHDRAW"
     assert a.prefix_count(IPV4_UNICAST) == 1
+
+
+def test_add_path_routes_count_per_path_identifier() -> None:
+
+    cfg = config(families=(VPNV4,), add_path_receive=(VPNV4,), max_prefix=2)
+    a = Session(cfg, 0.0)
+    a.start(0.0)
+    a.connection_made(0.0)
+    peer = OpenMessage.build(
+        65001,
+        90,
+        RID_B,
+        (Multiprotocol(VPNV4), FourOctetAs(65001), AddPath((AddPathFamily(VPNV4, 2),))),
+    )
+    a.receive_bytes(encode_message(peer) + encode_message(KeepaliveMessage()), 0.0)
+    assert a.state is State.ESTABLISHED and a.negotiated is not None
+    assert a.negotiated.add_path_rx == frozenset({VPNV4})
+    a.events()
+    key = bytes((24,)) + bytes((0, 0, 0xFD, 0xE9, 0, 0, 0, 1)) + bytes((10, 1, 2))
+    ctx = a.negotiated.rx_context  # what the peer encodes with: path identifiers for VPNv4
+    msgs = pack_updates(
+        VPNV4, [key, key], [b"\x00\x01\x01"] * 2, [1, 2], attributes=attrs(), ctx=ctx
+    )
+    a.receive_bytes(b"".join(msgs), 1.0)
+    assert [type(e) for e in a.events()] == [UpdateReceived]
+    assert a.prefix_count(VPNV4) == 2
+    a.receive_bytes(
+        b"".join(pack_updates(VPNV4, [key], [b"\x00\x01\x01"], [3], attributes=attrs(), ctx=ctx)),
+        2.0,
+    )
+    assert a.events()[0] == MaxPrefixExceeded(VPNV4, 3, 2, "teardown")
+    assert decode_all(a.bytes_to_send())[-1] == NotificationMessage(
+        6, 1, b"\x00\x01\x80\x00\x00\x00\x02"
+    )
