@@ -892,6 +892,18 @@ class Rib:
             loc.base = end
             loc.log.clear()
 
+    def refresh(self, peer_id: PeerId, family: Family) -> None:
+        """A ROUTE-REFRESH from the peer (RFC2918): send it the whole Adj-RIB-Out of ``family``
+        again (no second End-of-RIB)."""
+        peer = self._peers.get(peer_id)
+        ao = peer.out.get(family) if peer is not None and peer.up else None
+        if ao is None:
+            return
+        ao.attrs.clear()
+        ao.data.clear()
+        ao.sync = list(self._locrib(family).best)
+        ao.sync_pos = 0
+
     def pending(self, peer_id: PeerId) -> bool:
         """Whether ``outbound`` has anything to send to the peer."""
         peer = self._peers.get(peer_id)

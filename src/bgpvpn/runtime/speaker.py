@@ -1,0 +1,284 @@
+"""The BGP speaker: the configured peers (one ``PeerRunner`` each), the listener that hands
+incoming connections to them, and the RIB between them.
+
+Work is sliced so that no peer and no flood starves the event loop: received UPDATEs are applied
+as they arrive (one read at a time), and outbound routes are drained by one task in slices of
+``SLICE`` destinations per peer, yielding to the loop in between and skipping peers whose socket
+buffer is full (``PeerRunner.can_send``). Keepalives and the API are served between slices.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import socket
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bgpvpn.config import Config, PeerConfig
+from bgpvpn.rib import PeerInfo, Rib
+from bgpvpn.runtime.peer import PeerRunner, Transport
+from bgpvpn.runtime.sockets import set_md5_key
+from bgpvpn.session import (
+    EndOfRibReceived,
+    Established,
+    MaxPrefixExceeded,
+    RouteRefreshReceived,
+    SessionConfig,
+    SessionDown,
+    SessionEvent,
+    State,
+    StateChanged,
+    UpdateReceived,
+)
+from bgpvpn.wire.family import Family
+
+log = logging.getLogger("bgpvpn.speaker")
+SLICE = 2000  # destinations drained per peer before yielding to the event loop
+
+
+def _packed(address: str) -> bytes:
+    return ipaddress.ip_address(address).packed
+
+
+@dataclass
+class PeerStatus:
+    """What the API shows of a peer beyond its session state."""
+
+    config: PeerConfig
+    runner: PeerRunner | None = None
+    established_at: float | None = None
+    last_down_reason: str = ""
+    last_error: str = ""
+    updates_received: int = 0
+    updates_sent: int = 0
+    flaps: int = 0
+    families: frozenset[Family] = field(default_factory=frozenset)
+    local_address: str | None = None
+
+
+class Speaker:
+    """Owns the RIB and the peers; the REST API and the CLI talk to it."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        bgp = config.bgp
+        self.boot_id = uuid.uuid4().hex
+        self.started_at = time.time()
+        self.rib = Rib(
+            bgp.asn,
+            _packed(bgp.router_id),
+            _packed(bgp.cluster_id) if bgp.cluster_id else None,
+            rtc=bgp.rtc,
+            multipath=bgp.multipath,
+            default_local_pref=bgp.default_local_pref,
+        )
+        self.peers: dict[str, PeerStatus] = {p.address: PeerStatus(p) for p in bgp.peers}
+        self._servers: list[asyncio.base_events.Server] = []
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    # ---------------------------------------------------------------- lifecycle
+
+    def now(self) -> float:
+        assert self.loop is not None
+        return self.loop.time()
+
+    async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        bgp = self.config.bgp
+        for status in self.peers.values():
+            status.runner = self._make_runner(status.config)
+        if bgp.listen != "":
+            await self._listen(bgp.listen, bgp.port)
+        for status in self.peers.values():
+            if status.config.enabled and status.runner is not None:
+                status.runner.start()
+        self._tasks.append(self.loop.create_task(self._drain_loop(), name="bgp-drain"))
+        self._tasks.append(self.loop.create_task(self._deadline_loop(), name="bgp-deadlines"))
+
+    async def stop(self, message: str = "") -> None:
+        for status in self.peers.values():
+            if status.runner is not None:
+                status.runner.stop(message or "bgpvpn is shutting down")
+        await asyncio.sleep(0.05)  # let the NOTIFICATIONs go out
+        for status in self.peers.values():
+            if status.runner is not None:
+                status.runner.close()
+        for server in self._servers:
+            server.close()
+        for task in self._tasks:
+            task.cancel()
+
+    def _make_runner(self, p: PeerConfig) -> PeerRunner:
+        bgp = self.config.bgp
+        sc = SessionConfig(
+            local_asn=bgp.asn,
+            router_id=_packed(bgp.router_id),
+            peer_asn=p.asn,
+            peer_address=p.address,
+            hold_time=p.hold_time,
+            passive=p.passive,
+            families=tuple(sorted(p.family_set)),
+            graceful_restart=bgp.graceful_restart,
+            add_path_receive=tuple(Family.parse(f) for f in p.add_path_receive),
+            max_prefix=p.max_prefix,
+            max_prefix_action=p.max_prefix_action,
+            max_prefix_restart=p.max_prefix_restart,
+            hostname=socket.gethostname()[:64],
+        )
+        key = b""
+        if p.md5_password_file:
+            key = Path(p.md5_password_file).read_bytes().strip()
+        transport = Transport(p.port, p.local_address, key, p.ttl_security)
+        return PeerRunner(sc, transport, self._on_event)
+
+    async def _listen(self, host: str, port: int) -> None:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6 and host == "::":
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        for status in self.peers.values():
+            if status.config.md5_password_file:
+                key = Path(status.config.md5_password_file).read_bytes().strip()
+                try:
+                    set_md5_key(sock, status.config.address, key)
+                except OSError as e:
+                    status.last_error = str(e)
+        sock.bind((host, port))
+        sock.setblocking(False)
+        server = await asyncio.start_server(self._incoming, sock=sock)
+        self._servers.append(server)
+
+    def _incoming(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peername = writer.get_extra_info("peername")
+        address = str(ipaddress.ip_address(peername[0].removeprefix("::ffff:"))) if peername else ""
+        status = self.peers.get(address)
+        if status is None or status.runner is None:
+            writer.close()  # not a configured peer
+            return
+        status.runner.incoming(reader, writer)
+
+    # -------------------------------------------------------------- peer events
+
+    def _on_event(self, runner: PeerRunner, event: SessionEvent) -> None:
+        peer_id = runner.config.peer_address
+        status = self.peers[peer_id]
+        now = self.now()
+        if isinstance(event, UpdateReceived):
+            status.updates_received += 1
+            self.rib.receive(peer_id, event.message, now)
+            self._wake.set()
+        elif isinstance(event, Established):
+            neg = event.negotiated
+            writer = runner.main.writer
+            sockname = writer.get_extra_info("sockname") if writer is not None else None
+            local = sockname[0] if sockname else (status.config.local_address or "0.0.0.0")
+            local = local.removeprefix("::ffff:")
+            status.local_address = local
+            status.established_at = time.time()
+            status.families = neg.families
+            status.last_error = ""
+            self.rib.peer_up(
+                PeerInfo(
+                    peer_id,
+                    _packed(peer_id),
+                    neg.peer_asn,
+                    neg.peer_router_id,
+                    neg.peer_asn == self.config.bgp.asn,
+                    _packed(local),
+                    rr_client=status.config.rr_client,
+                    next_hop_self=status.config.next_hop_self,
+                ),
+                neg.families,
+            )
+            self._wake.set()
+        elif isinstance(event, EndOfRibReceived):
+            self.rib.end_of_rib(peer_id, event.family)
+        elif isinstance(event, RouteRefreshReceived):
+            self.rib.refresh(peer_id, event.family)
+            self._wake.set()
+        elif isinstance(event, SessionDown):
+            if status.established_at is not None:
+                status.flaps += 1
+            status.established_at = None
+            status.last_down_reason = event.reason
+            last = runner.session.negotiated
+            restart = 0
+            if event.graceful and last is not None and last.graceful_restart is not None:
+                restart = last.graceful_restart.restart_time
+            if peer_id in self.rib.peer_ids():
+                self.rib.peer_down(peer_id, now, graceful=event.graceful, restart_time=restart)
+            self._wake.set()
+        elif isinstance(event, MaxPrefixExceeded):
+            status.last_error = (
+                f"max-prefix {event.limit} exceeded for {event.family.name} "
+                f"({event.count} routes, action {event.action})"
+            )
+            log.warning("peer %s: %s", peer_id, status.last_error)
+        elif isinstance(event, StateChanged):
+            log.info("peer %s: %s -> %s", peer_id, event.old.name, event.new.name)
+
+    # -------------------------------------------------------------- background
+
+    async def _drain_loop(self) -> None:
+        """Send every peer what its Adj-RIB-Out has pending, a slice at a time."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while True:
+                progress = False
+                for peer_id, status in self.peers.items():
+                    runner = status.runner
+                    if runner is None or not runner.can_send or not self.rib.pending(peer_id):
+                        continue
+                    neg = runner.session.negotiated
+                    if neg is None:
+                        continue
+                    msgs = self.rib.outbound(peer_id, neg.tx_context, limit=SLICE)
+                    if msgs:
+                        status.updates_sent += len(msgs)
+                        runner.send_updates(msgs)
+                    progress = True
+                if not progress:
+                    break
+                await asyncio.sleep(0)
+            # peers whose buffer was full: look again shortly
+            if any(
+                s.runner is not None and s.runner.state is State.ESTABLISHED and self.rib.pending(p)
+                for p, s in self.peers.items()
+            ):
+                await asyncio.sleep(0.01)
+                self._wake.set()
+
+    async def _deadline_loop(self) -> None:
+        """Leases of announced routes and graceful-restart stale deadlines."""
+        while True:
+            deadline = self.rib.next_deadline()
+            delay = 1.0 if deadline is None else max(0.0, min(1.0, deadline - self.now()))
+            await asyncio.sleep(delay)
+            now = self.now()
+            changed = bool(self.rib.expire_leases(now)) | bool(self.rib.expire_stale(now))
+            if changed:
+                self._wake.set()
+
+    def wake(self) -> None:
+        """Something changed in the RIB: drain to the peers."""
+        self._wake.set()
+
+    # --------------------------------------------------------------- commands
+
+    def enable_peer(self, address: str) -> None:
+        status = self.peers[address]
+        if status.runner is not None:
+            status.runner.start()
+
+    def disable_peer(self, address: str, message: str = "") -> None:
+        status = self.peers[address]
+        if status.runner is not None:
+            status.runner.stop(message)
