@@ -1,0 +1,668 @@
+"""Network namespaces and daemons for the interop tests of the bgpvpn daemon against real BGP
+implementations (GoBGP, FRR, BIRD, OpenBGPD, ExaBGP; recipes in /work/shared/PEERS.md).
+
+Everything a test starts is owned by a ``Lab``: namespaces named ``bvi-<pid>-<n>-<tag>`` (only lo
+and veths, documentation addresses, no route outside) and processes started with
+``ip netns exec`` (which execs, so the PID is the daemon's). ``Lab.close`` stops every process
+by PID (SIGTERM, then SIGKILL), then whatever still runs in the lab's own namespaces, and
+deletes the namespaces; it runs from the fixtures' finalizers and, as a last resort, at exit.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import itertools
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BGPVPN = str(Path(sys.executable).parent / "bgpvpn")
+API = "http://127.0.0.1:8082"
+FRR_BGPD = "/usr/lib/frr/bgpd"
+FRR_ZEBRA = "/usr/lib/frr/zebra"
+OPENBGPD = "/usr/sbin/bgpd"
+
+_counter = itertools.count(1)
+_labs: list[Lab] = []
+
+
+class LabError(RuntimeError):
+    pass
+
+
+def require(*binaries: str) -> None:
+    """Skip (not fail) when not root or a daemon binary is missing."""
+    if os.geteuid() != 0:
+        pytest.skip("network namespaces need root")
+    missing = [b for b in ("ip", *binaries) if not (shutil.which(b) or Path(b).exists())]
+    if missing:
+        pytest.skip(f"not installed: {', '.join(missing)}")
+
+
+def run(
+    argv: Sequence[str], ns: str | None = None, check: bool = True, timeout: float = 30.0
+) -> str:
+    full = ["ip", "netns", "exec", ns, *argv] if ns else list(argv)
+    try:
+        cp = subprocess.run(full, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise LabError(f"timeout running {' '.join(full)}") from exc
+    if check and cp.returncode != 0:
+        raise LabError(
+            f"{' '.join(full)} -> rc {cp.returncode}: {cp.stderr.strip()} {cp.stdout.strip()[:800]}"
+        )
+    return cp.stdout
+
+
+def wait_until(
+    what: str,
+    fn: Callable[[], Any],
+    timeout: float = 30.0,
+    interval: float = 0.3,
+    detail: Callable[[], Any] | None = None,
+) -> Any:
+    """Poll ``fn`` until it returns something truthy; fail naming ``what`` (and ``detail()``)."""
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while True:
+        try:
+            value = fn()
+            if value:
+                return value
+            last = None
+        except (LabError, ValueError, KeyError, OSError) as exc:
+            last = exc
+        if time.monotonic() > deadline:
+            extra = f" (last error: {last})" if last else ""
+            if detail is not None:
+                try:
+                    extra += f"\n{detail()}"
+                except Exception as exc:  # only for the message
+                    extra += f"\n(detail failed: {exc})"
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}{extra}")
+        time.sleep(interval)
+
+
+class Proc:
+    def __init__(self, name: str, popen: subprocess.Popen[bytes], stop_signal: int) -> None:
+        self.name = name
+        self.popen = popen
+        self.stop_signal = stop_signal
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def stop(self, timeout: float = 8.0) -> None:
+        p = self.popen
+        if p.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(p.pid, self.stop_signal)
+            try:
+                p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(p.pid, signal.SIGKILL)
+                p.wait(5)
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.popen.pid, signal.SIGKILL)
+        self.popen.wait(5)
+
+
+class Lab:
+    """Namespaces and processes of one test module."""
+
+    def __init__(self, name: str, tmp: Path) -> None:
+        self.prefix = f"bvi-{os.getpid()}-{next(_counter)}"
+        self.name = name
+        self.tmp = tmp
+        self.namespaces: list[str] = []
+        self.procs: list[Proc] = []
+        _labs.append(self)
+
+    # ------------------------------------------------------------------ topology
+
+    def ns(self, tag: str) -> str:
+        name = f"{self.prefix}-{tag}"
+        run(["ip", "netns", "add", name])
+        self.namespaces.append(name)
+        run(["ip", "-n", name, "link", "set", "lo", "up"])
+        run(["sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0"], ns=name, check=False)
+        run(["sysctl", "-qw", "net.ipv6.conf.default.accept_dad=0"], ns=name, check=False)
+        return name
+
+    def link(
+        self, ns1: str, if1: str, addrs1: Iterable[str], ns2: str, if2: str, addrs2: Iterable[str]
+    ) -> None:
+        run(
+            [
+                "ip",
+                "link",
+                "add",
+                if1,
+                "netns",
+                ns1,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                if2,
+                "netns",
+                ns2,
+            ]
+        )
+        for ns, dev, addrs in ((ns1, if1, addrs1), (ns2, if2, addrs2)):
+            for a in addrs:
+                extra = ["nodad"] if ":" in a else []
+                run(["ip", "-n", ns, "addr", "add", a, "dev", dev, *extra])
+            run(["ip", "-n", ns, "link", "set", dev, "up"])
+        for ns in (ns1, ns2):
+            wait_until(
+                f"IPv6 addresses in {ns}",
+                lambda ns=ns: "tentative" not in run(["ip", "-n", ns, "-6", "addr"]),
+                10,
+                0.1,
+            )
+
+    def dir(self, name: str) -> Path:
+        d = self.tmp / name
+        d.mkdir(parents=True, exist_ok=True)
+        d.chmod(0o755)
+        return d
+
+    # ----------------------------------------------------------------- processes
+
+    def start(
+        self,
+        name: str,
+        ns: str,
+        argv: Sequence[str],
+        log: Path,
+        env: dict[str, str] | None = None,
+        stop_signal: int = signal.SIGTERM,
+    ) -> Proc:
+        with open(log, "ab") as logf:
+            popen = subprocess.Popen(
+                ["ip", "netns", "exec", ns, *argv],
+                stdout=logf,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
+            )
+        proc = Proc(name, popen, stop_signal)
+        self.procs.append(proc)
+        return proc
+
+    def close(self) -> None:
+        for proc in reversed(self.procs):
+            try:
+                proc.stop()
+            except Exception as exc:  # keep cleaning up
+                print(f"warning: stopping {proc.name}: {exc}", file=sys.stderr)
+        self.procs.clear()
+        for ns in reversed(self.namespaces):
+            _kill_namespace_pids(ns)
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
+        self.namespaces.clear()
+        if self in _labs:
+            _labs.remove(self)
+
+
+def _kill_namespace_pids(ns: str) -> None:
+    """Stop what still runs in one of the lab's own namespaces (children our daemons forked)."""
+    for sig, pause in ((signal.SIGTERM, 1.0), (signal.SIGKILL, 0.3)):
+        out = subprocess.run(
+            ["ip", "netns", "pids", ns], capture_output=True, text=True, check=False
+        )
+        pids = [int(x) for x in out.stdout.split()]
+        if not pids:
+            return
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        time.sleep(pause)
+
+
+@atexit.register
+def _close_all() -> None:
+    for lab in list(_labs):
+        lab.close()
+
+
+# ------------------------------------------------------------------------------ bgpvpn
+
+
+def bgpvpn_config(
+    asn: int,
+    router_id: str,
+    peers: Sequence[dict[str, Any]],
+    listen: str = "::",
+    extra: str = "",
+) -> str:
+    """The daemon's TOML; each peer a dict of PeerConfig keys."""
+    lines = ["[bgp]", f"asn = {asn}", f'router_id = "{router_id}"', f'listen = "{listen}"']
+    if extra:
+        lines.append(extra.strip())
+    for p in peers:
+        lines.append("[[bgp.peers]]")
+        for k, v in p.items():
+            lines.append(f"{k} = {json.dumps(v)}")
+    lines += ["[api]", 'listen = "127.0.0.1"', "port = 8082", ""]
+    return "\n".join(lines)
+
+
+class Bgpvpn:
+    """``bgpvpn daemon`` in a namespace, driven through its CLI in the same namespace."""
+
+    def __init__(self, lab: Lab, ns: str, tag: str, config: str) -> None:
+        self.lab, self.ns, self.tag = lab, ns, tag
+        self.dir = lab.dir(f"bgpvpn-{tag}")
+        self.conf = self.dir / "bgpvpn.toml"
+        self.conf.write_text(config)
+        self.log = self.dir / "bgpvpn.log"
+        self.proc = lab.start(
+            f"bgpvpn-{tag}", ns, [BGPVPN, "daemon", "-c", str(self.conf)], self.log
+        )
+        wait_until(f"bgpvpn {tag} API", lambda: self.cli("peers").returncode == 0, 30, 0.3)
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        if not self.proc.alive():
+            raise LabError(f"bgpvpn {self.tag} exited: {self.log.read_text()[-3000:]}")
+        return subprocess.run(
+            ["ip", "netns", "exec", self.ns, BGPVPN, "--api", API, *args],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+
+    def json(self, *args: str) -> Any:
+        res = self.cli(*args, "--json")
+        if res.returncode != 0:
+            raise LabError(f"bgpvpn {' '.join(args)}: {res.stderr}")
+        return json.loads(res.stdout)
+
+    def peers(self) -> dict[str, dict[str, Any]]:
+        return {p["address"]: p for p in self.json("peers")}
+
+    def established(self, *addresses: str) -> bool:
+        peers = self.peers()
+        return all(peers[a]["state"] == "established" for a in addresses)
+
+    def rib(self, family: str, peer: str | None = None, **filters: str) -> list[dict[str, Any]]:
+        args = ["rib", "--family", family]
+        if peer:
+            args += ["--peer", peer]
+        for k, v in filters.items():
+            args += [f"--{k.replace('_', '-')}", v]
+        return list(self.json(*args))
+
+    def announce(self, *args: str) -> Any:
+        return self.json("announce", *args)
+
+    def withdraw(self, *args: str) -> Any:
+        return self.json("withdraw", *args)
+
+    def tail(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:]
+
+
+# ------------------------------------------------------------------------------- GoBGP
+
+
+def gobgp_config(asn: int, router_id: str, neighbors: Sequence[str], listen: Sequence[str]) -> str:
+    addrs = ", ".join(f'"{a}"' for a in listen)
+    return (
+        f'[global.config]\n  as = {asn}\n  router-id = "{router_id}"\n'
+        f"  local-address-list = [{addrs}]\n\n" + "".join(neighbors)
+    )
+
+
+def gobgp_neighbor(
+    addr: str,
+    peer_as: int,
+    families: Sequence[str],
+    *,
+    passive: bool = False,
+    rr_client: str | None = None,
+    graceful_restart: int = 0,
+    local_address: str | None = None,
+) -> str:
+    s = [
+        "[[neighbors]]",
+        "  [neighbors.config]",
+        f'    neighbor-address = "{addr}"',
+        f"    peer-as = {peer_as}",
+        "  [neighbors.timers.config]",
+        "    connect-retry = 1",
+        "    hold-time = 30",
+        "    keepalive-interval = 10",
+        "  [neighbors.transport.config]",
+        f"    passive-mode = {'true' if passive else 'false'}",
+    ]
+    if local_address:
+        s.append(f'    local-address = "{local_address}"')
+    if rr_client:
+        s += [
+            "  [neighbors.route-reflector.config]",
+            "    route-reflector-client = true",
+            f'    route-reflector-cluster-id = "{rr_client}"',
+        ]
+    if graceful_restart:
+        s += [
+            "  [neighbors.graceful-restart.config]",
+            "    enabled = true",
+            f"    restart-time = {graceful_restart}",
+        ]
+    for fam in families:
+        s += [
+            "  [[neighbors.afi-safis]]",
+            "    [neighbors.afi-safis.config]",
+            f'      afi-safi-name = "{fam}"',
+        ]
+        if graceful_restart:
+            s += ["    [neighbors.afi-safis.mp-graceful-restart.config]", "      enabled = true"]
+    return "\n".join(s) + "\n\n"
+
+
+class GoBGP:
+    """gobgpd in the foreground in a namespace; its gRPC API on the namespace's loopback."""
+
+    def __init__(self, lab: Lab, ns: str, tag: str, config: str, api_port: int = 50051) -> None:
+        self.lab, self.ns, self.tag = lab, ns, tag
+        self.port = api_port
+        self.dir = lab.dir(f"gobgp-{tag}")
+        self.conf = self.dir / "gobgpd.toml"
+        self.conf.write_text(config)
+        run(["gobgpd", "-d", "-f", str(self.conf), "-t", "toml"])  # syntax check
+        self.proc = self._start()
+
+    def _start(self, *extra: str) -> Proc:
+        proc = self.lab.start(
+            f"gobgpd-{self.tag}",
+            self.ns,
+            [
+                "gobgpd",
+                "-f",
+                str(self.conf),
+                "-t",
+                "toml",
+                "--api-hosts",
+                f"127.0.0.1:{self.port}",
+                "--pprof-disable",
+                "-p",
+                "-l",
+                "info",
+                *extra,
+            ],
+            self.dir / "gobgpd.log",
+        )
+        self.proc = proc
+        wait_until(f"gobgpd {self.tag} API", lambda: bool(self.cli("global")), 20, 0.1)
+        return proc
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.lab.procs.remove(self.proc)
+
+    def restart(self, *extra: str) -> None:
+        self._start(*extra)
+
+    def cli(self, *args: str, check: bool = True) -> str:
+        if not self.proc.alive():
+            raise LabError(f"gobgpd {self.tag} exited")
+        return run(["gobgp", "-u", "127.0.0.1", "-p", str(self.port), *args], self.ns, check)
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.cli("-j", *args))
+
+    def established(self, addr: str) -> bool:
+        return int(self.json("neighbor", addr)["state"].get("session_state", 0)) == 6
+
+    def add(self, family: str, *args: str) -> None:
+        self.cli("global", "rib", "-a", family, "add", *args)
+
+    def delete(self, family: str, *args: str) -> None:
+        self.cli("global", "rib", "-a", family, "del", *args)
+
+    def adj_in(self, addr: str, family: str) -> list[dict[str, Any]]:
+        """The paths received from ``addr``, each with a flat ``attrs`` dict by type code."""
+        out = self.cli("-j", "neighbor", addr, "adj-in", "-a", family, check=False).strip()
+        return _gobgp_paths(out)
+
+    def rib(self, family: str) -> list[dict[str, Any]]:
+        return _gobgp_paths(self.cli("-j", "global", "rib", "-a", family, check=False).strip())
+
+
+def _gobgp_paths(out: str) -> list[dict[str, Any]]:
+    if not out.startswith("{"):
+        return []
+    paths = []
+    for dest, plist in json.loads(out).items():
+        for p in plist:
+            p = dict(p)
+            p["dest"] = dest
+            p["attr"] = {str(a["type"]): a for a in p.get("attrs", [])}
+            paths.append(p)
+    return paths
+
+
+# --------------------------------------------------------------------------------- FRR
+
+
+class FRR:
+    """FRR zebra + bgpd (``-n``: no kernel install), vtysh over the run directory's sockets."""
+
+    def __init__(self, lab: Lab, ns: str, tag: str, bgpd_conf: str) -> None:
+        self.lab, self.ns, self.tag = lab, ns, tag
+        self.dir = lab.dir(f"frr-{tag}")
+        (self.dir / "bgpd.conf").write_text(bgpd_conf)
+        (self.dir / "zebra.conf").write_text(f"hostname frr-{tag}\n")
+        run(["chown", "-R", "frr:frr", str(self.dir)])
+        common = ["--vty_socket", str(self.dir), "-z", str(self.dir / "zserv.api"), "-P", "0"]
+        self.zebra = lab.start(
+            f"zebra-{tag}",
+            ns,
+            [FRR_ZEBRA, "-f", str(self.dir / "zebra.conf"), "-i", str(self.dir / "zebra.pid"),
+             *common, "--log", f"file:{self.dir}/zebra.log"],
+            self.dir / "zebra.out",
+        )  # fmt: skip
+        wait_until("zebra socket", lambda: (self.dir / "zserv.api").exists(), 20, 0.1)
+        self.common = common
+        self.bgpd = self._start_bgpd()
+
+    def _start_bgpd(self) -> Proc:
+        proc = self.lab.start(
+            f"bgpd-{self.tag}",
+            self.ns,
+            [FRR_BGPD, "-n", "-f", str(self.dir / "bgpd.conf"), "-i", str(self.dir / "bgpd.pid"),
+             *self.common, "--log", f"file:{self.dir}/bgpd.log"],
+            self.dir / "bgpd.out",
+        )  # fmt: skip
+        wait_until("FRR bgpd vty", lambda: (self.dir / "bgpd.vty").exists(), 20, 0.1)
+        return proc
+
+    def vtysh(self, *cmds: str, check: bool = True) -> str:
+        if not (self.zebra.alive() and self.bgpd.alive()):
+            raise LabError(f"FRR {self.tag} exited")
+        argv = ["vtysh", "--vty_socket", str(self.dir)]
+        for c in cmds:
+            argv += ["-c", c]
+        return run(argv, check=check)
+
+    def json(self, cmd: str) -> Any:
+        return json.loads(self.vtysh(cmd))
+
+    def configure(self, *lines: str) -> None:
+        self.vtysh("configure terminal", *lines)
+
+    def established(self, addr: str) -> bool:
+        data = self.json(f"show bgp neighbors {addr} json")
+        return bool(data.get(addr, {}).get("bgpState") == "Established")
+
+
+# -------------------------------------------------------------------------------- BIRD
+
+
+class Bird:
+    def __init__(self, lab: Lab, ns: str, tag: str, conf: str) -> None:
+        self.lab, self.ns, self.tag = lab, ns, tag
+        self.dir = lab.dir(f"bird-{tag}")
+        self.ctl = self.dir / "bird.ctl"
+        cf = self.dir / "bird.conf"
+        cf.write_text(conf.replace("RUNDIR", str(self.dir)))
+        run(["bird", "-p", "-c", str(cf)])  # parse only
+        self.proc = lab.start(
+            f"bird-{tag}",
+            ns,
+            ["bird", "-f", "-c", str(cf), "-s", str(self.ctl), "-P", str(self.dir / "bird.pid")],
+            self.dir / "bird.out",
+        )
+        wait_until("bird control socket", lambda: self.ctl.exists(), 20, 0.1)
+
+    def birdc(self, *args: str) -> str:
+        if not self.proc.alive():
+            raise LabError(f"bird {self.tag} exited")
+        return run(["birdc", "-s", str(self.ctl), *args])
+
+    def established(self, proto: str) -> bool:
+        return "Established" in self.birdc("show", "protocols", proto)
+
+
+# ---------------------------------------------------------------------------- OpenBGPD
+
+
+class OpenBGPD:
+    def __init__(self, lab: Lab, ns: str, tag: str, conf: str) -> None:
+        self.lab, self.ns, self.tag = lab, ns, tag
+        self.dir = lab.dir(f"openbgpd-{tag}")
+        self.sock = self.dir / "bgpd.sock"
+        cf = self.dir / "bgpd.conf"
+        cf.write_text(conf.replace("RUNDIR", str(self.dir)))
+        cf.chmod(0o600)
+        Path("/run/openbgpd").mkdir(parents=True, exist_ok=True)
+        run([OPENBGPD, "-n", "-f", str(cf)])
+        self.proc = lab.start(
+            f"openbgpd-{tag}", ns, [OPENBGPD, "-d", "-f", str(cf)], self.dir / "bgpd.out"
+        )
+        wait_until("openbgpd socket", lambda: self.sock.exists(), 20, 0.1)
+
+    def bgpctl(self, *args: str) -> str:
+        if not self.proc.alive():
+            raise LabError(f"openbgpd {self.tag} exited")
+        return run(["bgpctl", "-s", str(self.sock), *args])
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.bgpctl("-j", *args))
+
+    def established(self, addr: str) -> bool:
+        return "BGP state = Established" in self.bgpctl("show", "neighbor", addr)
+
+
+# ------------------------------------------------------------------------------ ExaBGP
+
+EXA_RECV = """import sys
+out = open(sys.argv[1], "a", buffering=1)
+for line in sys.stdin:
+    out.write(line)
+"""
+
+
+class ExaBGP:
+    """ExaBGP 4.2 with an API process that writes every JSON message to ``recv.jsonl``."""
+
+    def __init__(self, lab: Lab, ns: str, tag: str, conf: str, bind: str) -> None:
+        self.lab, self.ns, self.tag = lab, ns, tag
+        self.dir = lab.dir(f"exabgp-{tag}")
+        (self.dir / "recv.py").write_text(EXA_RECV)
+        self.recv = self.dir / "recv.jsonl"
+        cf = self.dir / "exabgp.conf"
+        cf.write_text(conf.replace("RUNDIR", str(self.dir)).replace("PYTHON", "/usr/bin/python3"))
+        env = dict(os.environ)
+        env.update(
+            {
+                "exabgp.daemon.user": "root",
+                "exabgp.daemon.drop": "false",
+                "exabgp.api.cli": "false",
+                "exabgp.log.destination": str(self.dir / "exabgp.log"),
+                "exabgp.tcp.bind": bind,
+                "exabgp.tcp.port": "179",
+            }
+        )
+        self.proc = lab.start(
+            f"exabgp-{tag}", ns, ["/usr/sbin/exabgp", str(cf)], self.dir / "exabgp.out", env=env
+        )
+
+    def messages(self) -> list[dict[str, Any]]:
+        if not self.recv.exists():
+            return []
+        out = []
+        for line in self.recv.read_text().splitlines():
+            with contextlib.suppress(ValueError):
+                out.append(json.loads(line))
+        return out
+
+
+# ------------------------------------------------------------------- GoBGP path reading
+
+
+def gobgp_find(paths: Sequence[dict[str, Any]], dest: str) -> dict[str, Any] | None:
+    """The path whose destination (GoBGP's text key) is ``dest``, or contains it."""
+    for p in paths:
+        if p["dest"] == dest:
+            return p
+    for p in paths:
+        if dest in p["dest"]:
+            return p
+    return None
+
+
+def gobgp_attrs(path: dict[str, Any]) -> dict[str, Any]:
+    """A GoBGP path's attributes in bgpvpn's words (next_hop, med, local_pref, ...)."""
+    a = path["attr"]
+    out: dict[str, Any] = {}
+    if "3" in a:
+        out["next_hop"] = a["3"]["nexthop"]
+    elif "14" in a:
+        out["next_hop"] = a["14"]["nexthop"]
+    out["as_path"] = " ".join(
+        str(asn) for seg in a.get("2", {}).get("as_paths", []) for asn in seg["asns"]
+    )
+    if "4" in a:
+        out["med"] = a["4"]["metric"]
+    if "5" in a:
+        out["local_pref"] = a["5"]["value"]
+    if "8" in a:
+        out["communities"] = [f"{c >> 16}:{c & 0xFFFF}" for c in a["8"]["communities"]]
+    if "32" in a:
+        out["large_communities"] = [
+            f"{c['ASN']}:{c['LocalData1']}:{c['LocalData2']}" for c in a["32"]["value"]
+        ]
+    if "16" in a:
+        out["route_targets"] = sorted(
+            e["value"] for e in a["16"]["value"] if e.get("subtype") == 2 and "value" in e
+        )
+        out["ext"] = a["16"]["value"]
+    if "9" in a:
+        out["originator_id"] = a["9"]["value"]
+    if "10" in a:
+        out["cluster_list"] = a["10"]["value"]
+    out["origin"] = a.get("1", {}).get("value")
+    return out
