@@ -19,6 +19,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -128,10 +129,13 @@ class Proc:
 class Lab:
     """Namespaces and processes of one test module."""
 
-    def __init__(self, name: str, tmp: Path) -> None:
+    def __init__(self, name: str) -> None:
         self.prefix = f"bvi-{os.getpid()}-{next(_counter)}"
         self.name = name
-        self.tmp = tmp
+        # run directories the daemons' own users can reach (FRR drops to user frr); removed
+        # at the end unless BVI_KEEP is set
+        self.tmp = Path(tempfile.mkdtemp(prefix=f"{self.prefix}-{name}-"))
+        self.tmp.chmod(0o755)
         self.namespaces: list[str] = []
         self.procs: list[Proc] = []
         _labs.append(self)
@@ -221,6 +225,8 @@ class Lab:
             _kill_namespace_pids(ns)
             subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
         self.namespaces.clear()
+        if not os.environ.get("BVI_KEEP"):
+            shutil.rmtree(self.tmp, ignore_errors=True)
         if self in _labs:
             _labs.remove(self)
 

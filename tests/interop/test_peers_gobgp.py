@@ -122,9 +122,9 @@ def build(lab: Lab) -> Env:
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+def env() -> Iterator[Env]:
     require("gobgpd", "gobgp")
-    lab = Lab("gobgp", tmp_path_factory.mktemp("gobgp"))
+    lab = Lab("gobgp")
     try:
         e = build(lab)
         wait_until(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bgpvpn.rib import LOCAL_PEER
 from bgpvpn.wire import AsPath, WireContext
 from bgpvpn.wire.constants import AsPathSegmentType
-from bgpvpn.wire.family import IPV4_UNICAST, VPNV4
+from bgpvpn.wire.family import IPV4_UNICAST, IPV6_UNICAST, VPNV4, VPNV6
 
 from .helpers import (
     LOCAL_ADDR,
@@ -162,6 +162,26 @@ def test_ibgp_next_hop_self_and_local_routes() -> None:
     a = announced(drain(rib, i3))[k2]
     assert a.next_hop == LOCAL_ADDR and a.local_pref == 250
     assert rib.lookup(IPV4_UNICAST, k2).peer_id == LOCAL_PEER  # type: ignore[union-attr]
+
+
+def test_ibgp_keeps_only_the_global_ipv6_next_hop() -> None:
+    """A link-local next hop (RFC2545 3) is only valid on the link it was learned on."""
+    rib = new_rib()
+    e1, i2 = peer(1, 65001), peer(2)
+    fams = frozenset({IPV6_UNICAST, VPNV6})
+    for p in (e1, i2):
+        rib.peer_up(p, fams)
+        drain(rib, p)
+    glob = bytes.fromhex("20010db8000100000000000000000002")
+    link = bytes.fromhex("fe800000000000000000000000000002")
+    k6 = bytes((64,)) + glob[:8]
+    send(rib, e1, [k6], attrs(65001, next_hop=glob + link), IPV6_UNICAST)
+    assert announced(drain(rib, i2))[k6].next_hop == glob
+    kv = bytes((64,)) + bytes(8) + glob[:8]  # RD 0:0, label in the data
+    nh = bytes(8) + glob + bytes(8) + link
+    send(rib, e1, [kv], attrs(65001, next_hop=nh), VPNV6, [bytes((0, 6, 0x41))])
+    nh = announced(drain(rib, i2))[kv].next_hop
+    assert nh is not None and nh[-16:] == glob and len(nh) in (16, 24)
 
 
 def test_route_reflection_client_to_all() -> None:

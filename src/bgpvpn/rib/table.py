@@ -879,6 +879,10 @@ class Rib:
         if info.next_hop_self or a.next_hop is None:
             changes["next_hop"] = info.local_address
             changes["nexthop_attr"] = None
+        elif len(a.next_hop) in (32, 48):
+            # RFC2545 3: a link-local next hop is only for peers on that link; the route came
+            # from another peer (never sent back), so only the global address goes on
+            changes["next_hop"] = a.next_hop[: len(a.next_hop) // 2]
         if reflect:
             changes["originator_id"] = a.originator_id or src.router_id
             changes["cluster_list"] = (self.cluster_id, *a.cluster_list)
