@@ -1,0 +1,317 @@
+"""bgpvpn against GoBGP 3.10: graceful restart (bgpvpn receiving), bgpvpn as route reflector,
+and bgpvpn hosts as RTC clients of a GoBGP route reflector.
+
+Three labs, one per scenario (each module-scoped, built when first used):
+
+* ``gr``: A bgpvpn (AS 65000) <- iBGP ipv4+vpnv4 -> B gobgp-gr (GR, restart time 30 s);
+  A <- eBGP ipv4+vpnv4 -> C gobgp-obs (AS 65001), which watches what bgpvpn advertises.
+* ``rr``: R bgpvpn (AS 65010, cluster id 192.0.2.254) with two iBGP RR clients, C1 gobgp-c1
+  (192.0.2.2) and C2 gobgp-c2 (198.51.100.2), ipv4+vpnv4.
+* ``rtc``: R gobgp-rr (AS 65020) with two bgpvpn hosts HA (192.0.2.1) and HB (198.51.100.1)
+  as RR clients, vpnv4+rtc.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from harness import (
+    Bgpvpn,
+    GoBGP,
+    Lab,
+    bgpvpn_config,
+    gobgp_attrs,
+    gobgp_config,
+    gobgp_find,
+    gobgp_neighbor,
+    require,
+    wait_until,
+)
+
+pytestmark = [pytest.mark.interop, pytest.mark.slow]
+
+A4, B4 = "192.0.2.1", "192.0.2.2"
+AC4, C4 = "198.51.100.1", "198.51.100.2"
+HOLD = 9
+GR_TIME = 30
+
+
+def _bv_find(bv: Bgpvpn, family: str, peer: str, prefix: str) -> dict[str, Any] | None:
+    for r in bv.rib(family, peer):
+        if r.get("prefix") == prefix:
+            return r
+    return None
+
+
+def _gobgp_has(g: GoBGP, neighbor: str, family: str, dest: str) -> bool:
+    return gobgp_find(g.adj_in(neighbor, family), dest) is not None
+
+
+# ===================================================================== graceful restart
+
+
+@dataclass
+class GrEnv:
+    lab: Lab
+    bv: Bgpvpn
+    gr: GoBGP
+    obs: GoBGP
+
+
+GR_ROUTES = {
+    # family, prefix, gobgp args, kept after the restart
+    "v4keep": ("ipv4", "203.0.113.0/28", ("nexthop", B4), True),
+    "v4drop": ("ipv4", "203.0.113.16/28", ("nexthop", B4), False),
+    "vpnkeep": (
+        "vpnv4",
+        "203.0.113.32/28",
+        ("label", "101", "rd", "65000:1", "rt", "65000:100", "nexthop", B4),
+        True,
+    ),
+    "vpndrop": (
+        "vpnv4",
+        "203.0.113.48/28",
+        ("label", "102", "rd", "65000:1", "rt", "65000:100", "nexthop", B4),
+        False,
+    ),
+}
+
+
+def _obs_dest(family: str, prefix: str) -> str:
+    return prefix if family == "ipv4" else f"65000:1:{prefix}"
+
+
+def _gr_neighbor(admin_down: bool) -> str:
+    s = gobgp_neighbor(A4, 65000, ["ipv4-unicast", "l3vpn-ipv4-unicast"], graceful_restart=GR_TIME)
+    if admin_down:
+        s = s.replace(
+            f'neighbor-address = "{A4}"', f'neighbor-address = "{A4}"\n    admin-down = true'
+        )
+    return s
+
+
+@pytest.fixture(scope="module")
+def gr_env() -> Iterator[GrEnv]:
+    require("gobgpd", "gobgp")
+    lab = Lab("gr")
+    try:
+        a, b, c = lab.ns("A"), lab.ns("B"), lab.ns("C")
+        lab.link(a, "vAB", [f"{A4}/24"], b, "vBA", [f"{B4}/24"])
+        lab.link(a, "vAC", [f"{AC4}/24"], c, "vCA", [f"{C4}/24"])
+        bv = Bgpvpn(
+            lab,
+            a,
+            "A",
+            bgpvpn_config(
+                65000,
+                A4,
+                [
+                    {
+                        "address": B4,
+                        "asn": 65000,
+                        "families": ["ipv4", "vpnv4"],
+                        "passive": True,
+                        "hold_time": HOLD,
+                    },
+                    {
+                        "address": C4,
+                        "asn": 65001,
+                        "families": ["ipv4", "vpnv4"],
+                        "passive": True,
+                        "hold_time": HOLD,
+                    },
+                ],
+            ),
+        )
+        gr = GoBGP(lab, b, "gr", gobgp_config(65000, B4, [_gr_neighbor(False)], [B4]))
+        obs = GoBGP(
+            lab,
+            c,
+            "obs",
+            gobgp_config(
+                65001,
+                C4,
+                [gobgp_neighbor(AC4, 65000, ["ipv4-unicast", "l3vpn-ipv4-unicast"])],
+                [C4],
+            ),
+        )
+        wait_until("GR sessions Established", lambda: bv.established(B4, C4), 40, detail=bv.peers)
+        yield GrEnv(lab, bv, gr, obs)
+    finally:
+        lab.close()
+
+
+def test_gr_stale_routes_kept_then_refreshed(gr_env: GrEnv) -> None:
+    bv, gr, obs = gr_env.bv, gr_env.gr, gr_env.obs
+    for fam, prefix, args, _ in GR_ROUTES.values():
+        gr.add(fam, prefix, *args)
+    for fam, prefix, _, _ in GR_ROUTES.values():
+        wait_until(
+            f"{fam} {prefix} at bgpvpn",
+            lambda fam=fam, prefix=prefix: _bv_find(bv, fam, B4, prefix),
+            20,
+            detail=lambda fam=fam: bv.rib(fam, B4),
+        )
+        wait_until(
+            f"{fam} {prefix} at gobgp-obs",
+            lambda fam=fam, prefix=prefix: _gobgp_has(obs, AC4, fam, _obs_dest(fam, prefix)),
+            20,
+        )
+        assert _bv_find(bv, fam, B4, prefix)["stale"] is False  # type: ignore[index]
+    peer = bv.peers()[B4]
+    assert peer["state"] == "established"
+
+    # SIGKILL: the TCP connection closes without a NOTIFICATION
+    gr.kill()
+    wait_until(
+        "bgpvpn sees the GR peer down",
+        lambda: bv.peers()[B4]["state"] != "established",
+        HOLD + 5,
+    )
+    for fam, prefix, _, _ in GR_ROUTES.values():
+        r = wait_until(
+            f"{fam} {prefix} stale at bgpvpn",
+            lambda fam=fam, prefix=prefix: (
+                (r := _bv_find(bv, fam, B4, prefix)) is not None and r["stale"] and r
+            ),
+            5,
+            detail=lambda fam=fam: bv.rib(fam, B4),
+        )
+        assert r["stale"] is True
+    # still advertised to the other peer, not withdrawn there
+    time.sleep(2.0)
+    for fam, prefix, _, _ in GR_ROUTES.values():
+        assert _gobgp_has(obs, AC4, fam, _obs_dest(fam, prefix)), (fam, prefix)
+
+    # restart (R and F bits: -r) with only part of the routes; the session stays admin-down
+    # until they are in, so the End-of-RIB follows exactly them
+    gr.conf.write_text(gobgp_config(65000, B4, [_gr_neighbor(True)], [B4]))
+    gr.restart("-r")
+    for fam, prefix, args, keep in GR_ROUTES.values():
+        if keep:
+            gr.add(fam, prefix, *args)
+    gr.cli("neighbor", A4, "enable")
+    wait_until("GR session back", lambda: bv.established(B4), 40, detail=bv.peers)
+
+    def settled() -> bool:
+        for fam, prefix, _, keep in GR_ROUTES.values():
+            r = _bv_find(bv, fam, B4, prefix)
+            if keep and (r is None or r["stale"]):
+                return False
+            if not keep and r is not None:
+                return False
+        return True
+
+    wait_until(
+        "re-announced routes fresh, the others gone, at bgpvpn",
+        settled,
+        20,
+        detail=lambda: (
+            bv.rib("ipv4", B4),
+            bv.rib("vpnv4", B4),
+            (gr.dir / "gobgpd.log").read_text()[-3000:],
+        ),
+    )
+    for fam, prefix, _, keep in GR_ROUTES.values():
+        dest = _obs_dest(fam, prefix)
+        wait_until(
+            f"{fam} {prefix} {'kept' if keep else 'withdrawn'} at gobgp-obs",
+            lambda fam=fam, dest=dest, keep=keep: _gobgp_has(obs, AC4, fam, dest) == keep,
+            20,
+        )
+
+
+# ======================================================================= bgpvpn as RR
+
+RR_AS = 65010
+CLUSTER = "192.0.2.254"
+
+
+@dataclass
+class RrEnv:
+    lab: Lab
+    bv: Bgpvpn
+    c1: GoBGP
+    c2: GoBGP
+
+
+@pytest.fixture(scope="module")
+def rr_env() -> Iterator[RrEnv]:
+    require("gobgpd", "gobgp")
+    lab = Lab("rr")
+    try:
+        r, n1, n2 = lab.ns("R"), lab.ns("C1"), lab.ns("C2")
+        lab.link(r, "vR1", [f"{A4}/24"], n1, "v1R", [f"{B4}/24"])
+        lab.link(r, "vR2", [f"{AC4}/24"], n2, "v2R", [f"{C4}/24"])
+        peers = [
+            {
+                "address": addr,
+                "asn": RR_AS,
+                "families": ["ipv4", "vpnv4"],
+                "passive": True,
+                "hold_time": HOLD,
+                "rr_client": True,
+            }
+            for addr in (B4, C4)
+        ]
+        bv = Bgpvpn(lab, r, "R", bgpvpn_config(RR_AS, A4, peers, extra=f'cluster_id = "{CLUSTER}"'))
+        fams = ["ipv4-unicast", "l3vpn-ipv4-unicast"]
+        c1 = GoBGP(lab, n1, "c1", gobgp_config(RR_AS, B4, [gobgp_neighbor(A4, RR_AS, fams)], [B4]))
+        c2 = GoBGP(lab, n2, "c2", gobgp_config(RR_AS, C4, [gobgp_neighbor(AC4, RR_AS, fams)], [C4]))
+        wait_until("RR sessions Established", lambda: bv.established(B4, C4), 40, detail=bv.peers)
+        yield RrEnv(lab, bv, c1, c2)
+    finally:
+        lab.close()
+
+
+@pytest.mark.parametrize("family", ["ipv4", "vpnv4"])
+def test_rr_reflects_between_clients(rr_env: RrEnv, family: str) -> None:
+    # (sender = its router id, the RR's address towards it, receiver, the RR's towards it)
+    cases = (
+        (rr_env.c1, B4, A4, rr_env.c2, AC4, "203.0.113.64/28"),
+        (rr_env.c2, C4, AC4, rr_env.c1, A4, "203.0.113.80/28"),
+    )
+    for src, src_addr, src_rr, dst, rr_addr, prefix in cases:
+        if family == "ipv4":
+            src.add("ipv4", prefix, "nexthop", src_addr, "local-pref", "150", "med", "7")
+            dest = prefix
+        else:
+            src.add(
+                "vpnv4",
+                prefix,
+                "label",
+                "300",
+                "rd",
+                "65010:3",
+                "rt",
+                "65010:300",
+                "nexthop",
+                src_addr,
+                "local-pref",
+                "150",
+            )
+            dest = f"65010:3:{prefix}"
+        p = wait_until(
+            f"{family} {dest} reflected to gobgp-{dst.tag}",
+            lambda dst=dst, rr_addr=rr_addr, dest=dest: gobgp_find(
+                dst.adj_in(rr_addr, family), dest
+            ),
+            20,
+            detail=lambda dst=dst, rr_addr=rr_addr: dst.adj_in(rr_addr, family),
+        )
+        a = gobgp_attrs(p)
+        assert a["originator_id"] == src_addr  # the client's router id
+        assert a["cluster_list"] == [CLUSTER]
+        assert a["next_hop"] == src_addr and a["local_pref"] == 150 and a["as_path"] == ""
+        if family == "ipv4":
+            assert a["med"] == 7
+        else:
+            assert p["nlri"]["labels"] == [300] and a["route_targets"] == ["65010:300"]
+        # and in the receiver's Loc-RIB too
+        assert gobgp_find(dst.rib(family), dest) is not None
+        # not reflected back to its originator
+        assert gobgp_find(src.adj_in(src_rr, family), dest) is None
