@@ -315,3 +315,97 @@ def test_rr_reflects_between_clients(rr_env: RrEnv, family: str) -> None:
         assert gobgp_find(dst.rib(family), dest) is not None
         # not reflected back to its originator
         assert gobgp_find(src.adj_in(src_rr, family), dest) is None
+
+
+# ============================================ bgpvpn hosts as RTC clients of a GoBGP RR
+
+RTC_AS = 65020
+RT_X, RT_Y = "65020:10", "65020:20"
+
+
+@dataclass
+class RtcEnv:
+    lab: Lab
+    rr: GoBGP
+    ha: Bgpvpn
+    hb: Bgpvpn
+
+
+@pytest.fixture(scope="module")
+def rtc_env() -> Iterator[RtcEnv]:
+    require("gobgpd", "gobgp")
+    lab = Lab("rtc")
+    try:
+        r, na, nb = lab.ns("R"), lab.ns("HA"), lab.ns("HB")
+        lab.link(r, "vRA", [f"{B4}/24"], na, "vAR", [f"{A4}/24"])
+        lab.link(r, "vRB", [f"{C4}/24"], nb, "vBR", [f"{AC4}/24"])
+        hosts = []
+        for ns, tag, me, rr_addr in ((na, "HA", A4, B4), (nb, "HB", AC4, C4)):
+            peer = {
+                "address": rr_addr,
+                "asn": RTC_AS,
+                "families": ["vpnv4", "rtc"],
+                "passive": True,
+                "hold_time": HOLD,
+            }
+            hosts.append(Bgpvpn(lab, ns, tag, bgpvpn_config(RTC_AS, me, [peer])))
+        fams = ["l3vpn-ipv4-unicast", "rtc"]
+        rr = GoBGP(
+            lab,
+            r,
+            "rr",
+            gobgp_config(
+                RTC_AS,
+                B4,
+                [
+                    gobgp_neighbor(A4, RTC_AS, fams, rr_client=B4),
+                    gobgp_neighbor(AC4, RTC_AS, fams, rr_client=B4),
+                ],
+                [B4, C4],
+            ),
+        )
+        ha, hb = hosts
+        wait_until("host A Established", lambda: ha.established(B4), 40, detail=ha.peers)
+        wait_until("host B Established", lambda: hb.established(C4), 40, detail=hb.peers)
+        yield RtcEnv(lab, rr, ha, hb)
+    finally:
+        lab.close()
+
+
+def test_rtc_membership_through_gobgp_rr(rtc_env: RtcEnv) -> None:
+    rr, ha, hb = rtc_env.rr, rtc_env.ha, rtc_env.hb
+    prefix = "203.0.113.112/28"
+    ha.announce("--family", "rtc", "--route-target", RT_Y)  # A wants Y, not X
+    ha.announce(prefix, "--family", "vpnv4", "--rd", "65020:1", "--label", "110", "--rt", RT_X)
+    hb.announce("--family", "rtc", "--route-target", RT_Y)
+    # B's membership for Y reaches A through the RR (RTC works end to end) ...
+    wait_until(
+        "B's RTC route for Y at host A",
+        lambda: [r for r in ha.rib("rtc", B4) if r["route_target"] == f"target:{RT_Y}"],
+        20,
+        detail=lambda: ha.rib("rtc", B4),
+    )
+    # ... but nobody asked for X: A's route does not reach B
+    time.sleep(2.0)
+    assert _bv_find(hb, "vpnv4", C4, prefix) is None
+    # B asks for X: the route arrives, reflected (ORIGINATOR_ID = A, CLUSTER_LIST = [RR])
+    hb.announce("--family", "rtc", "--route-target", RT_X)
+    r = wait_until(
+        "A's X route at host B",
+        lambda: _bv_find(hb, "vpnv4", C4, prefix),
+        20,
+        detail=lambda: (hb.rib("vpnv4", C4), hb.rib("rtc", C4), rr.rib("rtc")),
+    )
+    assert r["rd"] == "65020:1" and r["labels"] == [110] and r["next_hop"] == A4
+    assert f"target:{RT_X}" in r["attributes"]["extended_communities"]
+    assert r["attributes"].get("originator_id") == A4
+    assert r["attributes"].get("cluster_list") == [B4]
+    # B withdraws its membership for X: the route goes away again
+    hb.withdraw("--family", "rtc", "--route-target", RT_X)
+    wait_until(
+        "A's X route withdrawn at host B",
+        lambda: _bv_find(hb, "vpnv4", C4, prefix) is None,
+        20,
+        detail=lambda: (hb.rib("vpnv4", C4), rr.rib("rtc")),
+    )
+    assert [r for r in hb.rib("rtc", C4) if r["route_target"] == f"target:{RT_Y}"]
