@@ -225,6 +225,46 @@ def test_gr_stale_routes_kept_then_refreshed(gr_env: GrEnv) -> None:
         )
 
 
+def test_gr_peer_back_without_graceful_restart_flushes_stale_routes(gr_env: GrEnv) -> None:
+    """RFC4724 4.2: the peer comes back without the capability (GoBGP then sends no
+    End-of-RIB): the stale routes go when the session is up, not after the restart time."""
+    bv, gr, obs = gr_env.bv, gr_env.gr, gr_env.obs
+    kept = [(f, p) for f, p, _, keep in GR_ROUTES.values() if keep]
+    for fam, prefix in kept:  # left by the test before (or announced now)
+        if _bv_find(bv, fam, B4, prefix) is None:
+            gr.add(fam, prefix, *next(a for f, p, a, _ in GR_ROUTES.values() if p == prefix))
+    for fam, prefix in kept:
+        wait_until(
+            f"{prefix} fresh", lambda fam=fam, prefix=prefix: _bv_find(bv, fam, B4, prefix), 20
+        )
+    gr.kill()
+    wait_until(
+        "stale routes",
+        lambda: all((r := _bv_find(bv, f, B4, p)) and r["stale"] for f, p in kept),
+        HOLD + 5,
+        detail=lambda: bv.rib("ipv4", B4),
+    )
+    nb = gobgp_neighbor(A4, 65000, ["ipv4-unicast", "l3vpn-ipv4-unicast"])
+    gr.conf.write_text(gobgp_config(65000, B4, [nb], [B4]))
+    down_at = time.monotonic()
+    gr.restart()
+    wait_until("session back without GR", lambda: bv.established(B4), 40, detail=bv.peers)
+    assert time.monotonic() - down_at < GR_TIME - 8, "too slow to tell flush from expiry"
+    wait_until(
+        "stale routes flushed at once",
+        lambda: not any(_bv_find(bv, f, B4, p) for f, p in kept),
+        3,
+        detail=lambda: (bv.rib("ipv4", B4), bv.rib("vpnv4", B4)),
+    )
+    for fam, prefix in kept:
+        dest = _obs_dest(fam, prefix)
+        wait_until(
+            f"{dest} withdrawn at gobgp-obs",
+            lambda fam=fam, dest=dest: not _gobgp_has(obs, AC4, fam, dest),
+            10,
+        )
+
+
 # ======================================================================= bgpvpn as RR
 
 RR_AS = 65010

@@ -34,6 +34,7 @@ from bgpvpn.session import (
     StateChanged,
     UpdateReceived,
 )
+from bgpvpn.wire.capabilities import GracefulRestart
 from bgpvpn.wire.family import Family
 
 log = logging.getLogger("bgpvpn.speaker")
@@ -42,6 +43,19 @@ SLICE = 2000  # destinations drained per peer before yielding to the event loop
 
 def _packed(address: str) -> bytes:
     return ipaddress.ip_address(address).packed
+
+
+def stale_families_to_flush(
+    kept: frozenset[Family], graceful_restart: GracefulRestart | None
+) -> frozenset[Family]:
+    """RFC4724 4.2, receiving side, when the restarted peer's session is re-established: of the
+    families whose routes were kept stale, those the peer's new OPEN does not keep (no Graceful
+    Restart capability, the family not in it, or its F bit clear). Their stale routes must go
+    at once, not wait for an End-of-RIB that such a peer need not send."""
+    if graceful_restart is None:
+        return kept
+    preserved = {f.family for f in graceful_restart.families if f.forwarding_preserved}
+    return frozenset(f for f in kept if f not in preserved)
 
 
 @dataclass
@@ -58,6 +72,7 @@ class PeerStatus:
     flaps: int = 0
     families: frozenset[Family] = field(default_factory=frozenset)
     local_address: str | None = None
+    stale_families: frozenset[Family] = field(default_factory=frozenset)  # kept across a GR
 
 
 class Speaker:
@@ -197,6 +212,9 @@ class Speaker:
                 ),
                 neg.families,
             )
+            for fam in sorted(stale_families_to_flush(status.stale_families, neg.graceful_restart)):
+                self.rib.end_of_rib(peer_id, fam)  # sweeps that family's stale routes now
+            status.stale_families = frozenset()
             self._wake.set()
         elif isinstance(event, EndOfRibReceived):
             self.rib.end_of_rib(peer_id, event.family)
@@ -212,8 +230,20 @@ class Speaker:
             restart = 0
             if event.graceful and last is not None and last.graceful_restart is not None:
                 restart = last.graceful_restart.restart_time
+            if not event.was_established:
+                # a reconnection attempt that failed before Established: the RIB has no
+                # session to end, and stale routes kept from a graceful restart stay
+                self._wake.set()
+                return
+            status.stale_families = frozenset()
             if peer_id in self.rib.peer_ids():
                 self.rib.peer_down(peer_id, now, graceful=event.graceful, restart_time=restart)
+                if event.graceful and last is not None:
+                    # the RIB keeps every family stale: those the peer's capability did not
+                    # list are not covered by graceful restart (RFC4724 4.2) and go now
+                    for fam in sorted(last.families - last.graceful_families):
+                        self.rib.end_of_rib(peer_id, fam)
+                    status.stale_families = last.graceful_families
             self._wake.set()
         elif isinstance(event, MaxPrefixExceeded):
             status.last_error = (
