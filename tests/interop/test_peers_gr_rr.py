@@ -8,7 +8,8 @@ Three labs, one per scenario (each module-scoped, built when first used):
 * ``rr``: R bgpvpn (AS 65010, cluster id 192.0.2.254) with two iBGP RR clients, C1 gobgp-c1
   (192.0.2.2) and C2 gobgp-c2 (198.51.100.2), ipv4+vpnv4.
 * ``rtc``: R gobgp-rr (AS 65020) with two bgpvpn hosts HA (192.0.2.1) and HB (198.51.100.1)
-  as RR clients, vpnv4+rtc.
+  as RR clients, vpnv4+rtc; R2 gobgp-rr2 (cluster 203.0.113.242) with the same two clients
+  over other links, for redundancy.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ HOLD = 9
 GR_TIME = 30
 
 
-def _bv_find(bv: Bgpvpn, family: str, peer: str, prefix: str) -> dict[str, Any] | None:
+def _bv_find(bv: Bgpvpn, family: str, peer: str | None, prefix: str) -> dict[str, Any] | None:
     for r in bv.rib(family, peer):
         if r.get("prefix") == prefix:
             return r
@@ -361,12 +362,16 @@ def test_rr_reflects_between_clients(rr_env: RrEnv, family: str) -> None:
 
 RTC_AS = 65020
 RT_X, RT_Y = "65020:10", "65020:20"
+# the second RR's links (documentation addresses outside the announced prefixes)
+HA_R2, R2_A = "203.0.113.241", "203.0.113.242"
+HB_R2, R2_B = "203.0.113.245", "203.0.113.246"
 
 
 @dataclass
 class RtcEnv:
     lab: Lab
     rr: GoBGP
+    rr2: GoBGP
     ha: Bgpvpn
     hb: Bgpvpn
 
@@ -376,19 +381,24 @@ def rtc_env() -> Iterator[RtcEnv]:
     require("gobgpd", "gobgp")
     lab = Lab("rtc")
     try:
-        r, na, nb = lab.ns("R"), lab.ns("HA"), lab.ns("HB")
+        r, r2, na, nb = lab.ns("R"), lab.ns("R2"), lab.ns("HA"), lab.ns("HB")
         lab.link(r, "vRA", [f"{B4}/24"], na, "vAR", [f"{A4}/24"])
         lab.link(r, "vRB", [f"{C4}/24"], nb, "vBR", [f"{AC4}/24"])
+        lab.link(r2, "vSA", [f"{R2_A}/30"], na, "vAS", [f"{HA_R2}/30"])
+        lab.link(r2, "vSB", [f"{R2_B}/30"], nb, "vBS", [f"{HB_R2}/30"])
         hosts = []
-        for ns, tag, me, rr_addr in ((na, "HA", A4, B4), (nb, "HB", AC4, C4)):
-            peer = {
-                "address": rr_addr,
-                "asn": RTC_AS,
-                "families": ["vpnv4", "rtc"],
-                "passive": True,
-                "hold_time": HOLD,
-            }
-            hosts.append(Bgpvpn(lab, ns, tag, bgpvpn_config(RTC_AS, me, [peer])))
+        for ns, tag, me, rrs in ((na, "HA", A4, (B4, R2_A)), (nb, "HB", AC4, (C4, R2_B))):
+            peers = [
+                {
+                    "address": rr_addr,
+                    "asn": RTC_AS,
+                    "families": ["vpnv4", "rtc"],
+                    "passive": True,
+                    "hold_time": HOLD,
+                }
+                for rr_addr in rrs
+            ]
+            hosts.append(Bgpvpn(lab, ns, tag, bgpvpn_config(RTC_AS, me, peers)))
         fams = ["l3vpn-ipv4-unicast", "rtc"]
         rr = GoBGP(
             lab,
@@ -404,10 +414,24 @@ def rtc_env() -> Iterator[RtcEnv]:
                 [B4, C4],
             ),
         )
+        rr2 = GoBGP(
+            lab,
+            r2,
+            "rr2",
+            gobgp_config(
+                RTC_AS,
+                R2_A,
+                [
+                    gobgp_neighbor(HA_R2, RTC_AS, fams, rr_client=R2_A),
+                    gobgp_neighbor(HB_R2, RTC_AS, fams, rr_client=R2_A),
+                ],
+                [R2_A, R2_B],
+            ),
+        )
         ha, hb = hosts
-        wait_until("host A Established", lambda: ha.established(B4), 40, detail=ha.peers)
-        wait_until("host B Established", lambda: hb.established(C4), 40, detail=hb.peers)
-        yield RtcEnv(lab, rr, ha, hb)
+        wait_until("host A Established", lambda: ha.established(B4, R2_A), 40, detail=ha.peers)
+        wait_until("host B Established", lambda: hb.established(C4, R2_B), 40, detail=hb.peers)
+        yield RtcEnv(lab, rr, rr2, ha, hb)
     finally:
         lab.close()
 
@@ -449,3 +473,31 @@ def test_rtc_membership_through_gobgp_rr(rtc_env: RtcEnv) -> None:
         detail=lambda: (hb.rib("vpnv4", C4), rr.rib("rtc")),
     )
     assert [r for r in hb.rib("rtc", C4) if r["route_target"] == f"target:{RT_Y}"]
+    wait_until(
+        "A's X route withdrawn at host B (second RR)",
+        lambda: _bv_find(hb, "vpnv4", R2_B, prefix) is None,
+        20,
+    )
+
+
+def test_rtc_second_rr_keeps_the_route_when_the_first_dies(rtc_env: RtcEnv) -> None:
+    rr, ha, hb = rtc_env.rr, rtc_env.ha, rtc_env.hb
+    prefix = "203.0.113.112/28"  # announced by A with RT X in the test before
+    if _bv_find(ha, "vpnv4", None, prefix) is None:  # (when run alone)
+        ha.announce(prefix, "--family", "vpnv4", "--rd", "65020:1", "--label", "110", "--rt", RT_X)
+    hb.announce("--family", "rtc", "--route-target", RT_X)
+    for rr_addr, cluster in ((C4, B4), (R2_B, R2_A)):
+        r = wait_until(
+            f"A's X route at host B from the RR at {rr_addr}",
+            lambda rr_addr=rr_addr: _bv_find(hb, "vpnv4", rr_addr, prefix),
+            20,
+            detail=lambda rr_addr=rr_addr: (hb.rib("vpnv4", rr_addr), hb.rib("rtc", rr_addr)),
+        )
+        assert r["attributes"].get("originator_id") == A4
+        assert r["attributes"].get("cluster_list") == [cluster]
+        assert r["next_hop"] in (A4, HA_R2)
+    rr.kill()
+    wait_until("the first RR down at B", lambda: not hb.established(C4), HOLD + 5)
+    wait_until("its path gone at B", lambda: _bv_find(hb, "vpnv4", C4, prefix) is None, 10)
+    r = _bv_find(hb, "vpnv4", R2_B, prefix)
+    assert r is not None and r["best"], hb.rib("vpnv4")
