@@ -38,7 +38,7 @@ pytestmark = [pytest.mark.interop, pytest.mark.slow]
 A4, B4 = "192.0.2.1", "192.0.2.2"
 AC4, C4 = "198.51.100.1", "198.51.100.2"
 HOLD = 9
-GR_TIME = 30
+GR_TIME = 60  # long enough that a reconnect back-off under load never looks like expiry
 
 
 def _bv_find(bv: Bgpvpn, family: str, peer: str | None, prefix: str) -> dict[str, Any] | None:
