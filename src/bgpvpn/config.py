@@ -159,9 +159,40 @@ class ApiConfig(_Strict):
         return _ip(v)
 
 
+DriverName = Literal["dummy", "linux"]
+
+
+class DataplaneConfig(_Strict):
+    """Which data-plane driver serves each instance kind, and our tunnel endpoint (the next hop
+    of the VPN routes we advertise; the router id when not given)."""
+
+    evpn: DriverName = "dummy"
+    ipvpn: DriverName = "dummy"
+    vtep: str | None = None
+
+    @field_validator("vtep")
+    @classmethod
+    def _check_vtep(cls, v: str | None) -> str | None:
+        return None if v is None else _ip(v)
+
+
+class StoreConfig(_Strict):
+    """Where intent (instances, attachments, announced routes) is kept; "" keeps it in memory
+    only (nothing survives a restart)."""
+
+    path: str = "/var/lib/bgpvpn/state.db"
+    synchronous: Literal["normal", "full"] = "normal"
+
+
 class Config(_Strict):
     bgp: BgpConfig
     api: ApiConfig = ApiConfig()
+    dataplane: DataplaneConfig = DataplaneConfig()
+    store: StoreConfig = StoreConfig()
+
+    @property
+    def vtep(self) -> str:
+        return self.dataplane.vtep or self.bgp.router_id
 
 
 def _key(loc: tuple[Any, ...]) -> str:

@@ -36,6 +36,14 @@ families = ["ipv4-lu", "ipv6-lu"]
 [api]
 listen = "127.0.0.1"
 port = 8082
+
+[dataplane]
+evpn = "dummy"
+ipvpn = "dummy"
+vtep = "192.0.2.1"
+
+[store]
+path = "/var/lib/bgpvpn/state.db"
 """
 
 
@@ -50,6 +58,13 @@ def test_contract_file_loads(tmp_path: Path) -> None:
     assert {VPNV4, EVPN} <= first.family_set
     assert second.asn == 4200000001 and second.port == 179 and not second.passive
     assert (cfg.api.listen, cfg.api.port) == ("127.0.0.1", 8082)
+    assert (cfg.dataplane.evpn, cfg.dataplane.ipvpn, cfg.vtep) == ("dummy", "dummy", "192.0.2.1")
+    assert cfg.store.path == "/var/lib/bgpvpn/state.db"
+
+
+def test_vtep_defaults_to_the_router_id() -> None:
+    cfg = parse_config({"bgp": {"asn": 65000, "router_id": "192.0.2.9"}})
+    assert cfg.vtep == "192.0.2.9" and cfg.dataplane.evpn == "dummy"
 
 
 def test_defaults() -> None:
@@ -155,6 +170,21 @@ def test_family_aliases_are_normalised() -> None:
             {"bgp": {"asn": 1, "router_id": "192.0.2.1"}, "api": {"port": "x"}},
             "api.port",
             "integer",
+        ),
+        (
+            {"bgp": {"asn": 1, "router_id": "192.0.2.1"}, "dataplane": {"evpn": "ovs"}},
+            "dataplane.evpn",
+            "'dummy' or 'linux'",
+        ),
+        (
+            {"bgp": {"asn": 1, "router_id": "192.0.2.1"}, "dataplane": {"vtep": "x"}},
+            "dataplane.vtep",
+            "not an IPv4 or IPv6 address",
+        ),
+        (
+            {"bgp": {"asn": 1, "router_id": "192.0.2.1"}, "store": {"paht": "x"}},
+            "store.paht",
+            "unknown key",
         ),
     ],
 )
