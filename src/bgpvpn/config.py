@@ -184,11 +184,23 @@ class StoreConfig(_Strict):
     synchronous: Literal["normal", "full"] = "normal"
 
 
+class KernelConfig(_Strict):
+    """Installing the routes peers send in IPv4/IPv6 unicast into a kernel routing table (the
+    best path, or the ECMP set with ``bgp.multipath``); off by default, per family."""
+
+    ipv4: bool = False
+    ipv6: bool = False
+    table: Annotated[int, Field(ge=1, le=0xFFFFFFFF)] = 254  # main
+    protocol: Annotated[int, Field(ge=5, le=255)] = 186  # tags our routes (RTPROT_*; 186: bgpvpn)
+    metric: Annotated[int, Field(ge=0, le=0xFFFFFFFF)] = 20
+
+
 class Config(_Strict):
     bgp: BgpConfig
     api: ApiConfig = ApiConfig()
     dataplane: DataplaneConfig = DataplaneConfig()
     store: StoreConfig = StoreConfig()
+    kernel: KernelConfig = KernelConfig()
 
     @property
     def vtep(self) -> str:

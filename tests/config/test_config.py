@@ -44,6 +44,11 @@ vtep = "192.0.2.1"
 
 [store]
 path = "/var/lib/bgpvpn/state.db"
+
+[kernel]
+ipv4 = true
+table = 100
+protocol = 186
 """
 
 
@@ -60,6 +65,7 @@ def test_contract_file_loads(tmp_path: Path) -> None:
     assert (cfg.api.listen, cfg.api.port) == ("127.0.0.1", 8082)
     assert (cfg.dataplane.evpn, cfg.dataplane.ipvpn, cfg.vtep) == ("dummy", "dummy", "192.0.2.1")
     assert cfg.store.path == "/var/lib/bgpvpn/state.db"
+    assert (cfg.kernel.ipv4, cfg.kernel.ipv6, cfg.kernel.table) == (True, False, 100)
 
 
 def test_vtep_defaults_to_the_router_id() -> None:
@@ -185,6 +191,11 @@ def test_family_aliases_are_normalised() -> None:
             {"bgp": {"asn": 1, "router_id": "192.0.2.1"}, "store": {"paht": "x"}},
             "store.paht",
             "unknown key",
+        ),
+        (
+            {"bgp": {"asn": 1, "router_id": "192.0.2.1"}, "kernel": {"protocol": 2}},
+            "kernel.protocol",
+            "greater than or equal to 5",
         ),
     ],
 )
