@@ -92,6 +92,20 @@ class PortAttachment:
     extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
 
+@dataclass(frozen=True, slots=True)
+class StaticRoute:
+    """A static route added into an instance (``VpnManager.add_static_route``): advertised with
+    the instance's export RTs and its RD, next hop this host's VTEP (IP VPN: VPNv4/VPNv6; E-VPN:
+    type-5). ``next_hop`` is where this host forwards the traffic (kept with the intent)."""
+
+    instance_id: str
+    prefix: str  # canonical network, "203.0.113.0/24"
+    next_hop: str
+    local_pref: int | None = None
+    med: int | None = None
+    communities: tuple[str, ...] = ()
+
+
 # ---------------------------------------------------------------- validation helpers
 
 

@@ -1,0 +1,157 @@
+"""Checking intent at the edge of the vpn layer: each function returns the canonical form of what
+the user gave or raises ``VpnError`` naming the field as the user wrote it (400). Conflicts with
+the current state (409, 404) are the manager's business, not this module's."""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+
+from bgpvpn.vpn.model import (
+    MAX_LABEL,
+    MAX_VNI,
+    Encapsulation,
+    InstanceSpec,
+    InstanceType,
+    PortAttachment,
+    Readvertise,
+    StaticRoute,
+    VpnError,
+    parse_interface_address,
+    parse_ip,
+    parse_mac,
+    parse_rd,
+    parse_route_targets,
+    parse_vni,
+)
+from bgpvpn.wire.communities import community_from_text
+from bgpvpn.wire.errors import TextFormError
+
+MAX_ID = 200
+
+
+def instance_id(value: object, field: str = "instance_id") -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise VpnError(field, "must be a non-empty string")
+    if len(value) > MAX_ID:
+        raise VpnError(field, f"longer than {MAX_ID} characters")
+    return value
+
+
+def instance_type(value: object, field: str = "instance_type") -> InstanceType:
+    if isinstance(value, InstanceType):
+        return value
+    try:
+        return InstanceType(str(value))
+    except ValueError:
+        names = ", ".join(t.value for t in InstanceType)
+        raise VpnError(field, f"{value!r} is not an instance type ({names})") from None
+
+
+def encapsulation(value: object, field: str = "encapsulation") -> Encapsulation:
+    if isinstance(value, Encapsulation):
+        return value
+    try:
+        return Encapsulation(str(value))
+    except ValueError:
+        names = ", ".join(e.value for e in Encapsulation)
+        raise VpnError(field, f"{value!r} is not an encapsulation ({names})") from None
+
+
+def u32(value: object, field: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 0xFFFFFFFF:
+        raise VpnError(field, f"{value!r} is not a 32-bit number")
+    return value
+
+
+def max_vni(encap: Encapsulation) -> int:
+    """A VXLAN VNI has 24 bits; with an MPLS encapsulation the number is a 20-bit label."""
+    return MAX_VNI if encap == Encapsulation.VXLAN else MAX_LABEL
+
+
+def spec(s: InstanceSpec) -> InstanceSpec:
+    """The canonical form of an instance spec."""
+    encap = encapsulation(s.encapsulation)
+    return dataclasses.replace(
+        s,
+        instance_id=instance_id(s.instance_id),
+        instance_type=instance_type(s.instance_type),
+        import_rts=parse_route_targets(s.import_rts, "import_rts"),
+        export_rts=parse_route_targets(s.export_rts, "export_rts"),
+        rd=parse_rd(s.rd, "rd") if s.rd is not None else None,
+        vni=parse_vni(s.vni, "vni", max_vni(encap)) if s.vni is not None else None,
+        encapsulation=encap,
+        advertise_type5=bool(s.advertise_type5),
+        local_pref=u32(s.local_pref, "local_pref"),
+        description=str(s.description or ""),
+    )
+
+
+def _port(value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise VpnError("port", "must be a non-empty interface name (or 'netns')")
+    if value != "netns" and (len(value) > 15 or "/" in value or any(c.isspace() for c in value)):
+        raise VpnError("port", f"{value!r} is not a valid interface name (at most 15 characters)")
+    return value
+
+
+def attachment(a: PortAttachment) -> PortAttachment:
+    """The canonical form of a port attachment (addresses, MAC, route targets)."""
+    ips: list[str] = []
+    for i, text in enumerate(a.ips):
+        ip = parse_interface_address(text, f"ips[{i}]")
+        if ip not in ips:
+            ips.append(ip)
+    readv = a.readvertise
+    if readv is not None:
+        readv = Readvertise(
+            parse_route_targets(readv.from_rts, "readvertise.from_rts"),
+            parse_route_targets(readv.to_rts, "readvertise.to_rts"),
+        )
+    return dataclasses.replace(
+        a,
+        instance_id=instance_id(a.instance_id),
+        instance_type=instance_type(a.instance_type),
+        port=_port(a.port),
+        mac=parse_mac(a.mac, "mac"),
+        ips=tuple(ips),
+        gateway_ip=parse_ip(a.gateway_ip, "gateway_ip") if a.gateway_ip else None,
+        import_rts=parse_route_targets(a.import_rts, "import_rts"),
+        export_rts=parse_route_targets(a.export_rts, "export_rts"),
+        local_pref=u32(a.local_pref, "local_pref"),
+        advertise_subnet=bool(a.advertise_subnet),
+        readvertise=readv,
+        description=str(a.description or ""),
+    )
+
+
+def static_route(
+    instance: str,
+    prefix: str,
+    next_hop: str,
+    local_pref: int | None,
+    med: int | None,
+    communities: tuple[str, ...],
+) -> StaticRoute:
+    try:
+        net = ipaddress.ip_network(str(prefix).strip(), strict=False)
+    except ValueError:
+        raise VpnError("prefix", f"{prefix!r} is not an IPv4 or IPv6 prefix") from None
+    nh = parse_ip(next_hop, "next_hop")
+    comms: list[str] = []
+    for i, c in enumerate(communities):
+        try:
+            community_from_text(str(c), f"communities[{i}]")
+        except TextFormError as exc:
+            raise VpnError(f"communities[{i}]", exc.reason) from None
+        comms.append(str(c).strip().lower())
+    return StaticRoute(
+        instance_id=instance,
+        prefix=str(net),
+        next_hop=nh,
+        local_pref=u32(local_pref, "local_pref"),
+        med=u32(med, "med"),
+        communities=tuple(comms),
+    )
