@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -63,33 +64,38 @@ def test_sigkill_right_after_commit_keeps_the_write(tmp_path: Path) -> None:
     assert intent.meta["next_index"] == "2"
 
 
-def test_sigkill_in_a_stream_of_commits_loses_no_acknowledged_one(tmp_path: Path) -> None:
-    """The child says each number once its transaction committed; killed at a random point
-    (here: after 1,200 acknowledgements, past several WAL checkpoints), every acknowledged
-    write is there after reopening, and at most the one in flight more."""
+@pytest.mark.parametrize("interval", [0.005, None], ids=["background", "inline"])
+def test_sigkill_in_a_stream_of_commits_loses_no_acknowledged_one(
+    tmp_path: Path, interval: float | None
+) -> None:
+    """The child says each number once its transaction committed; killed at some point (here:
+    after 1,200 acknowledgements, past several WAL checkpoints, background or inline), every
+    acknowledged write is there after reopening, and at most the one in flight more."""
     path = tmp_path / "state.db"
     proc = child(
-        """
-        store = SqliteStore(path)
+        f"""
+        store = SqliteStore(path, checkpoint_interval={interval})
         for n in range(100000):
             with store.transaction() as tx:
                 tx.put_attachment(port(n))
                 tx.set_meta("last", str(n))
-            print(n, flush=True)
+            print(n, getattr(store._checkpointer, "checkpoints", 0), flush=True)
         """,
         path,
     )
     assert proc.stdout is not None
-    acked = -1
+    acked = checkpoints = -1
     for line in proc.stdout:
-        acked = int(line)
-        if acked >= 1200:
+        acked, checkpoints = map(int, line.split())
+        if acked >= 1200 and (interval is None or checkpoints >= 3):
             proc.send_signal(signal.SIGKILL)
             break
-    rest, _ = proc.communicate(timeout=60)
-    for line in rest.split():
-        acked = int(line)
-    assert proc.returncode == -signal.SIGKILL
+    # not communicate(): it reads the pipe directly and would miss lines already buffered here
+    rest = proc.stdout.read()
+    proc.wait(timeout=60)
+    for line in rest.splitlines():
+        acked = int(line.split()[0])
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.read() if proc.stderr else ""
     with SqliteStore(path) as store:
         intent = store.load()
     stored = len(intent.attachments)
@@ -170,13 +176,42 @@ def test_synchronous_full(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     with SqliteStore(path, synchronous="full") as store:
         assert store.synchronous == "full"
+        assert store._checkpointer is None  # "auto": inline checkpoints with full
         assert store._connection().execute("PRAGMA synchronous").fetchone()[0] == 2
         assert store._connection().execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         with store.transaction() as tx:
             tx.put_instance(blue(), 1, "192.0.2.1:1", 5001)
             tx.put_attachment(port(1))
     with SqliteStore(path) as store:
+        assert store._checkpointer is not None
         assert store._connection().execute("PRAGMA synchronous").fetchone()[0] == 1
         assert store.load().attachments == [port(1)]
     with pytest.raises(ValueError, match="synchronous"):
         SqliteStore(path, synchronous="off")  # type: ignore[arg-type]
+
+
+def test_background_checkpoint(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    store = SqliteStore(path, checkpoint_interval=0.01)
+    checkpointer = store._checkpointer
+    assert checkpointer is not None and checkpointer.is_alive()
+    conn = store._connection()
+    assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 8192
+    for n in range(200):
+        with store.transaction() as tx:
+            tx.put_attachment(port(n % 256, instance_id=f"i{n}"))
+    deadline = time.monotonic() + 10
+    while checkpointer.checkpoints == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert checkpointer.checkpoints > 0
+    # everything committed was copied into the database file: nothing left to checkpoint
+    time.sleep(0.1)
+    busy, log_frames, done = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    assert busy == 0 and log_frames == done
+    store.close()
+    assert not checkpointer.is_alive()
+    assert not Path(f"{path}-wal").exists()  # the last connection closed cleanly
+    with SqliteStore(path, checkpoint_interval=None) as store:
+        assert store._checkpointer is None
+        assert store._connection().execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
+        assert len(store.load().attachments) == 200

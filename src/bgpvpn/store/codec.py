@@ -44,28 +44,66 @@ class Decoded(Generic[T]):
 
 
 def to_json_value(obj: Any) -> Any:
-    """A dataclass (or any value inside one) as plain JSON data."""
-    if obj is None or isinstance(obj, (bool, int, float, str)):
-        # enums first: a StrEnum is a str, an IntEnum an int; both serialize as their value
-        return obj.value if isinstance(obj, enum.Enum) else obj
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_json_value(getattr(obj, f.name)) for f in _fields(type(obj))}
+    """A dataclass (or any value inside one) as plain JSON data (tuples stay tuples: ``json``
+    writes them as lists; ``StrEnum``/``IntEnum`` members stay members: ``json`` writes them as
+    their value)."""
+    if isinstance(obj, (str, int, float)) or obj is None:  # bool is an int
+        return obj
+    plan = _ENCODE_PLANS.get(type(obj))
+    if plan is None:
+        if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+            plan = _encode_plan(type(obj))
+        else:
+            return _to_json_other(obj)
+    return {
+        name: to_json_value(getattr(obj, name)) if deep else getattr(obj, name)
+        for name, deep in plan
+    }
+
+
+def _to_json_other(obj: Any) -> Any:
+    if isinstance(obj, enum.Enum):
+        return to_json_value(obj.value)
     if isinstance(obj, (tuple, list)):
         return [to_json_value(v) for v in obj]
     if isinstance(obj, dict):
         return {str(k): to_json_value(v) for k, v in obj.items()}
-    if isinstance(obj, enum.Enum):
-        return to_json_value(obj.value)
     raise TypeError(f"cannot store a {type(obj).__name__} as JSON")
+
+
+_ENCODE_PLANS: dict[type, tuple[tuple[str, bool], ...]] = {}
+
+
+def _encode_plan(cls: type) -> tuple[tuple[str, bool], ...]:
+    """Per field: its name, and whether its value needs converting (its type mentions a
+    dataclass or a plain ``Enum``) or ``json`` takes it as it is."""
+    hints = typing.get_type_hints(cls)
+    plan = tuple((f.name, _needs_conversion(hints[f.name])) for f in _fields(cls))
+    _ENCODE_PLANS[cls] = plan
+    return plan
+
+
+def _needs_conversion(tp: Any) -> bool:
+    if isinstance(tp, type):
+        if issubclass(tp, enum.Enum):
+            return not issubclass(tp, (str, int))
+        return dataclasses.is_dataclass(tp) or tp not in (str, int, float, bool, type(None))
+    args = typing.get_args(tp)
+    if typing.get_origin(tp) in (tuple, dict, typing.Union, types.UnionType) and args:
+        return any(_needs_conversion(a) for a in args if a is not Ellipsis)
+    return True  # Any, or something unforeseen: take the slow, safe way
+
+
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 
 
 def dumps(data: Any) -> str:
     """Compact, strict JSON (no NaN/Infinity), ASCII so any text survives any SQLite encoding."""
-    return json.dumps(data, separators=(",", ":"), allow_nan=False)
+    return _ENCODER.encode(data)
 
 
 def to_json(obj: Any) -> str:
-    return dumps(to_json_value(obj))
+    return _ENCODER.encode(to_json_value(obj))
 
 
 # ---------------------------------------------------------------- decoding
@@ -81,11 +119,14 @@ def from_json(cls: type[T], text: str | bytes) -> Decoded[T]:
 
 def from_data(cls: type[T], data: Any) -> Decoded[T]:
     unknown: list[str] = []
-    value = _decoder(cls)(data, "", unknown)
+    value = _decoder(cls)(data, unknown)
     return Decoded(value, tuple(unknown))
 
 
-_Decoder = Callable[[Any, str, list[str]], Any]
+# A decoder takes the JSON value and a list to append ignored keys to (paths relative to the
+# value); it raises CodecError with ``field`` relative to the value too. Containers prefix
+# their child's paths, only when there is something to report.
+_Decoder = Callable[[Any, list[str]], Any]
 _DECODERS: dict[Any, _Decoder] = {}
 _FIELDS: dict[type, tuple[dataclasses.Field[Any], ...]] = {}
 
@@ -109,8 +150,12 @@ def _decoder(tp: Any) -> _Decoder:
     return dec
 
 
-def _where(path: str, name: str) -> str:
-    return f"{path}.{name}" if path else name
+def _join(outer: str, inner: str) -> str:
+    if not inner:
+        return outer
+    if inner.startswith("["):
+        return outer + inner
+    return f"{outer}.{inner}"
 
 
 def _type_name(value: Any) -> str:
@@ -121,7 +166,7 @@ def _build_decoder(tp: Any) -> _Decoder:
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     if tp is Any:
-        return lambda v, path, unknown: v
+        return lambda v, unknown: v
     if tp is type(None):
         return _scalar(type(None), "null")
     if origin in (typing.Union, types.UnionType):
@@ -129,9 +174,9 @@ def _build_decoder(tp: Any) -> _Decoder:
     if origin is tuple:
         if len(args) != 2 or args[1] is not Ellipsis:
             raise TypeError(f"only tuple[X, ...] is supported, not {tp!r}")
-        return _sequence(_decoder(args[0]))
+        return _sequence(args[0])
     if origin is dict:
-        return _mapping(_decoder(args[1]) if args else _decoder(Any))
+        return _mapping(args[1] if args else Any)
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
         return _enum(tp)
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
@@ -139,7 +184,7 @@ def _build_decoder(tp: Any) -> _Decoder:
     if tp is bool:
         return _scalar(bool, "a boolean")
     if tp is int:
-        return _int
+        return _scalar(int, "an integer")
     if tp is float:
         return _float
     if tp is str:
@@ -148,24 +193,18 @@ def _build_decoder(tp: Any) -> _Decoder:
 
 
 def _scalar(kind: type, what: str) -> _Decoder:
-    def dec(v: Any, path: str, unknown: list[str]) -> Any:
-        if type(v) is not kind:
-            raise CodecError(path, f"expected {what}, got {_type_name(v)}")
+    def dec(v: Any, unknown: list[str]) -> Any:
+        if type(v) is not kind:  # exact: a bool is not an int here
+            raise CodecError("", f"expected {what}, got {_type_name(v)}")
         return v
 
     return dec
 
 
-def _int(v: Any, path: str, unknown: list[str]) -> int:
-    if type(v) is not int:
-        raise CodecError(path, f"expected an integer, got {_type_name(v)}")
-    return v
-
-
-def _float(v: Any, path: str, unknown: list[str]) -> float:
+def _float(v: Any, unknown: list[str]) -> float:
     if type(v) is int or type(v) is float:
         return float(v)
-    raise CodecError(path, f"expected a number, got {_type_name(v)}")
+    raise CodecError("", f"expected a number, got {_type_name(v)}")
 
 
 def _union(args: tuple[Any, ...]) -> _Decoder:
@@ -175,70 +214,101 @@ def _union(args: tuple[Any, ...]) -> _Decoder:
         raise TypeError(f"only X | None unions are supported, not {args!r}")
     inner = _decoder(rest[0])
 
-    def dec(v: Any, path: str, unknown: list[str]) -> Any:
+    def dec(v: Any, unknown: list[str]) -> Any:
         if v is None and optional:
             return None
-        return inner(v, path, unknown)
+        return inner(v, unknown)
 
     return dec
 
 
-def _sequence(item: _Decoder) -> _Decoder:
-    def dec(v: Any, path: str, unknown: list[str]) -> tuple[Any, ...]:
-        if not isinstance(v, list):
-            raise CodecError(path, f"expected a list, got {_type_name(v)}")
-        return tuple(item(x, f"{path}[{i}]", unknown) for i, x in enumerate(v))
+def _sequence(item_type: Any) -> _Decoder:
+    item = _decoder(item_type)
+    fast = item_type is str
+
+    def dec(v: Any, unknown: list[str]) -> tuple[Any, ...]:
+        if type(v) is not list and type(v) is not tuple:
+            raise CodecError("", f"expected a list, got {_type_name(v)}")
+        if fast and all(type(x) is str for x in v):
+            return tuple(v)
+        out = []
+        for i, x in enumerate(v):
+            n = len(unknown)
+            try:
+                out.append(item(x, unknown))
+            except CodecError as exc:
+                raise CodecError(_join(f"[{i}]", exc.field), exc.reason) from None
+            unknown[n:] = [_join(f"[{i}]", u) for u in unknown[n:]]
+        return tuple(out)
 
     return dec
 
 
-def _mapping(value: _Decoder) -> _Decoder:
-    def dec(v: Any, path: str, unknown: list[str]) -> dict[str, Any]:
-        if not isinstance(v, dict):
-            raise CodecError(path, f"expected an object, got {_type_name(v)}")
-        return {k: value(x, _where(path, k), unknown) for k, x in v.items()}
+def _mapping(value_type: Any) -> _Decoder:
+    value = _decoder(value_type)
+
+    def dec(v: Any, unknown: list[str]) -> dict[str, Any]:
+        if type(v) is not dict:
+            raise CodecError("", f"expected an object, got {_type_name(v)}")
+        out = {}
+        for k, x in v.items():
+            n = len(unknown)
+            try:
+                out[k] = value(x, unknown)
+            except CodecError as exc:
+                raise CodecError(_join(k, exc.field), exc.reason) from None
+            unknown[n:] = [_join(k, u) for u in unknown[n:]]
+        return out
 
     return dec
 
 
 def _enum(cls: type[enum.Enum]) -> _Decoder:
-    def dec(v: Any, path: str, unknown: list[str]) -> Any:
+    members = {m.value: m for m in cls}
+
+    def dec(v: Any, unknown: list[str]) -> Any:
         try:
-            return cls(v)
-        except ValueError:
-            known = ", ".join(repr(m.value) for m in cls)
-            raise CodecError(path, f"{v!r} is not one of {known}") from None
+            return members[v]
+        except (KeyError, TypeError):
+            known = ", ".join(repr(m) for m in members)
+            raise CodecError("", f"{v!r} is not one of {known}") from None
 
     return dec
 
 
 def _dataclass(cls: type) -> _Decoder:
-    hints = typing.get_type_hints(cls)
     fields = _fields(cls)
-    known = {f.name for f in fields}
-    # resolved lazily: a dataclass may refer to itself
+    # field decoders resolved on first use: a dataclass may refer to itself
     decoders: dict[str, _Decoder] = {}
+    hints: dict[str, Any] = {}
+    known = {f.name for f in fields}
     required = {
         f.name
         for f in fields
         if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
     }
 
-    def dec(v: Any, path: str, unknown: list[str]) -> Any:
-        if not isinstance(v, dict):
-            raise CodecError(path, f"expected an object, got {_type_name(v)}")
+    def dec(v: Any, unknown: list[str]) -> Any:
+        if type(v) is not dict:
+            raise CodecError("", f"expected an object, got {_type_name(v)}")
+        if not decoders:
+            hints.update(typing.get_type_hints(cls))
+            decoders.update((name, _decoder(hints[name])) for name in known)
         kwargs: dict[str, Any] = {}
         for name, x in v.items():
-            if name not in known:
-                unknown.append(_where(path, name))
-                continue
             d = decoders.get(name)
             if d is None:
-                d = decoders[name] = _decoder(hints[name])
-            kwargs[name] = d(x, _where(path, name), unknown)
-        missing = required - kwargs.keys()
-        if missing:
-            raise CodecError(_where(path, min(missing)), "missing (no default)")
+                unknown.append(name)
+                continue
+            n = len(unknown)
+            try:
+                kwargs[name] = d(x, unknown)
+            except CodecError as exc:
+                raise CodecError(_join(name, exc.field), exc.reason) from None
+            if len(unknown) > n:
+                unknown[n:] = [_join(name, u) for u in unknown[n:]]
+        if len(kwargs) < len(required) or not required.issubset(kwargs):
+            raise CodecError(min(required - kwargs.keys()), "missing (no default)")
         return cls(**kwargs)
 
     return dec
