@@ -10,6 +10,7 @@ from bgpvpn import __version__
 from bgpvpn.cli.client import announce_command, peers_command, rib_command, withdraw_command
 from bgpvpn.cli.daemon import daemon_command
 from bgpvpn.cli.decode import decode_command
+from bgpvpn.cli.lab import lab_app
 
 app = typer.Typer(
     name="bgpvpn",
@@ -42,6 +43,7 @@ app.command("peers")(peers_command)
 app.command("rib")(rib_command)
 app.command("announce")(announce_command)
 app.command("withdraw")(withdraw_command)
+app.add_typer(lab_app, name="lab")
 
 
 @app.command("version")
