@@ -11,12 +11,12 @@ from typing import Any
 from bgpvpn.dataplane.dummy import DummyDriver
 from bgpvpn.rib import PeerInfo, Rib
 from bgpvpn.vpn.manager import StoredInstance, VpnManager
-from bgpvpn.vpn.model import InstanceSpec, InstanceType, PortAttachment, StaticRoute
+from bgpvpn.vpn.model import InstanceSpec, InstanceType, PortAttachment
 from bgpvpn.wire import PathAttributes, UpdateMessage, WireContext, decode_message, pack_updates
 from bgpvpn.wire.attributes import AsPath, PmsiTunnel
 from bgpvpn.wire.communities import ext_community_from_text
 from bgpvpn.wire.family import EVPN, RTC, VPNV4, VPNV6, Family
-from bgpvpn.wire.routes import EvpnRoute, route_from_wire
+from bgpvpn.wire.routes import EvpnRoute, VpnRoute, route_from_wire
 from bgpvpn.wire.text import Prefix, RouteDistinguisher, ip_from_text, mac_from_text
 
 ASN = 65000
@@ -33,7 +33,7 @@ class FakeStore:
         self.fail = False
         self.instances: dict[str, StoredInstance] = {}
         self.attachments: dict[tuple[str, str, str], PortAttachment] = {}
-        self.statics: dict[tuple[str, str], StaticRoute] = {}
+        self.statics: dict[tuple[str, str], tuple[Any, ...]] = {}
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[_Tx]:
@@ -58,7 +58,7 @@ class FakeStore:
             elif op == "delete_attachment":
                 self.attachments.pop(call[1:], None)
             elif op == "put_static_route":
-                self.statics[(call[1].instance_id, call[1].prefix)] = call[1]
+                self.statics[(call[1], call[2])] = call
             elif op == "delete_static_route":
                 self.statics.pop(call[1:], None)
 
@@ -79,8 +79,8 @@ class _Tx:
     def delete_attachment(self, instance_id: str, port: str, mac: str) -> None:
         self.ops.append(("delete_attachment", instance_id, port, mac))
 
-    def put_static_route(self, route: StaticRoute) -> None:
-        self.ops.append(("put_static_route", route))
+    def put_static_route(self, instance_id: str, prefix: str, spec: dict[str, Any]) -> None:
+        self.ops.append(("put_static_route", instance_id, prefix, spec))
 
     def delete_static_route(self, instance_id: str, prefix: str) -> None:
         self.ops.append(("delete_static_route", instance_id, prefix))
@@ -215,11 +215,9 @@ def send(
         rib.receive(info.peer_id, upd, 0.0)
 
 
-def vpn_wire(rd: str, prefix: str, vni: int) -> tuple[bytes, bytes]:
-    """A VPN route with a VXLAN VNI raw in the label field."""
-    p = Prefix.parse(prefix)
-    r = RouteDistinguisher.parse(rd)
-    return bytes((p.length,)) + r.raw + p.body(), vni.to_bytes(3, "big")
+def vpn_wire(rd: str, prefix: str, vni: int) -> tuple[bytes, bytes | None]:
+    """A VPN route whose label (bottom of stack) is ``vni``."""
+    return VpnRoute(RouteDistinguisher.parse(rd), Prefix.parse(prefix), (vni,)).to_wire()
 
 
 def mac_ip_wire(rd: str, mac: str, ip: str | None, vni: int) -> tuple[bytes, bytes | None]:
@@ -274,3 +272,15 @@ class Mesh:
             if not moved:
                 return
         raise AssertionError("the mesh does not settle")
+
+
+def norm(states: dict[str, Any]) -> dict[str, tuple[Any, ...]]:
+    """Desired/recorded states compared as sets (order does not matter)."""
+    return {
+        iid: (s.config, frozenset(s.ports), frozenset(s.remote_macs), frozenset(s.routes), s.flood)
+        for iid, s in states.items()
+    }
+
+
+def in_sync(h: Host) -> bool:
+    return norm(h.driver.snapshot()) == norm(h.vpn.desired_state())

@@ -12,7 +12,7 @@ from bgpvpn.wire.text import ip_from_text
 from .helpers import ASN, evpn_att, ext, host, local, vrf_att
 
 
-def test_ipvpn_host_routes_with_vni_raw_in_label_field() -> None:
+def test_ipvpn_host_routes_with_vni_as_label() -> None:
     h = host()
     res = h.vpn.attach(
         vrf_att("tap1", "52:54:00:00:00:01", "10.1.0.5/24", "2001:db8::5/64", local_pref=200),
@@ -26,7 +26,9 @@ def test_ipvpn_host_routes_with_vni_raw_in_label_field() -> None:
     assert isinstance(route, VpnRoute)
     assert str(route.rd) == "10.255.0.1:1"  # type 1, router-id:index
     assert str(route.prefix) == "10.1.0.5/32"
-    assert data == (5010).to_bytes(3, "big")  # VXLAN: not shifted like an MPLS label
+    # a label stack (RFC8277): the VNI as the label value, bottom of stack set, so that any
+    # receiver parses the NLRI (a raw even VNI would have no bottom-of-stack bit)
+    assert route.labels == (5010,) and data == ((5010 << 4) | 1).to_bytes(3, "big")
     assert attrs.next_hop == ip_from_text("192.0.2.1")
     assert attrs.local_pref == 200
     view = h.vpn.instance("vrf")

@@ -1,10 +1,13 @@
 """Building the routes an instance advertises, in the wire form the RIB takes.
 
-Label fields: with VXLAN the VNI goes in the 24-bit field as it is (RFC8365 5.1.3), for E-VPN
-and, like FRR and GoBGP do for VXLAN VPN routes, for VPNv4/VPNv6 too; with an MPLS
-encapsulation the field is a label (value << 4, bottom of stack). ``route`` keeps the typed view
-with the VNI/label number itself, for the text and JSON the API shows (``wire.routes`` would read
-a raw VXLAN field of a VPN route as a shifted label).
+Label fields. E-VPN: with VXLAN the VNI fills the whole 24-bit field (RFC8365 5.1.3), with an
+MPLS encapsulation the field is a label (value << 4, bottom of stack); the PMSI tunnel label
+likewise. VPNv4/VPNv6: the NLRI carries a label *stack* (RFC8277) that receivers parse up to the
+bottom-of-stack bit, so a raw 24-bit VNI there would be misparsed whenever its low bit is 0 (the
+prefix would start inside the label: checked against our own codec); GoBGP and FRR parse VPN
+labels as MPLS labels whatever the encapsulation. So an IP VPN carries its VNI as the 20-bit
+label value with the bottom-of-stack bit, with VXLAN as with MPLS, and its VNI is at most
+1048575 (the encapsulation community tells the receiver how to use it).
 """
 
 from __future__ import annotations
@@ -60,9 +63,8 @@ def label_value(vni: int, encap: Encapsulation) -> int:
     return vni if encap == Encapsulation.VXLAN else (vni << 4) | 1
 
 
-def vpn_label_field(vni: int, encap: Encapsulation) -> bytes:
-    if encap == Encapsulation.VXLAN:
-        return vni.to_bytes(3, "big")
+def vpn_label_field(vni: int) -> bytes:
+    """A VPN route's label stack: one label, the VNI/label value (see the module docstring)."""
     return labels_to_field((vni,))
 
 
@@ -154,7 +156,7 @@ def vpn_route(
     return Advert(
         VPNV4 if net.version == 4 else VPNV6,
         key,
-        vpn_label_field(ctx.vni, ctx.encap),
+        vpn_label_field(ctx.vni),
         attrs,
         route,
     )

@@ -363,10 +363,11 @@ class ImportTable:
     def _next_hop(self, key: bytes) -> NextHop:
         attrs, peer, data = self.paths[key]
         info = attr_info(attrs)
-        field = data[-3:] if _is_evpn(key) else data[:3]
+        # E-VPN type-5: a 24-bit field (a raw VNI with VXLAN); VPN: a label stack (always a label)
+        vni = label_to_vni(data[-3:], info.encap) if _is_evpn(key) else label_to_vni(data[:3], None)
         return NextHop(
             info.vtep,
-            label_to_vni(field, info.encap),
+            vni,
             info.router_mac,
             info.encap or Encapsulation.MPLS,
             peer == LOCAL_PEER,

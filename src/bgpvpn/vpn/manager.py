@@ -17,7 +17,7 @@ import ipaddress
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from bgpvpn.dataplane.driver import Driver
 from bgpvpn.dataplane.dummy import DummyDriver
@@ -58,9 +58,10 @@ class IntentTransaction(Protocol):
 
 @runtime_checkable
 class StaticRouteTransaction(Protocol):
-    """Optional: a store whose transactions also keep static routes (used when present)."""
+    """Optional: a store whose transactions also keep static routes (used when present;
+    ``spec`` is ``static_route_json`` of the route, given back to ``restore``)."""
 
-    def put_static_route(self, route: StaticRoute) -> None: ...
+    def put_static_route(self, instance_id: str, prefix: str, spec: dict[str, Any]) -> None: ...
     def delete_static_route(self, instance_id: str, prefix: str) -> None: ...
 
 
@@ -317,7 +318,7 @@ class VpnManager:
             self._vni_pool.reserve(spec.vni)
             new.vni = spec.vni
         else:
-            maximum = validate.max_vni(spec.encapsulation)
+            maximum = validate.max_vni(spec.encapsulation, spec.instance_type)
             vni = self._vni_pool.allocate()
             while vni is not None and vni in self._vnis:  # a VNI restored from outside the pool
                 vni = self._vni_pool.allocate()
@@ -643,7 +644,7 @@ class VpnManager:
                 return self._result()
             with self._transaction() as tx:
                 if isinstance(tx, StaticRouteTransaction):
-                    tx.put_static_route(static)
+                    tx.put_static_route(instance_id, static.prefix, static_route_json(static))
             inst.add_static(static)
             return self._result()
 
@@ -693,7 +694,7 @@ class VpnManager:
         self,
         instances: Sequence[StoredInstance],
         attachments: Sequence[PortAttachment],
-        static_routes: Sequence[StaticRoute] = (),
+        static_routes: Sequence[StaticRoute | tuple[str, str, Mapping[str, Any]]] = (),
     ) -> None:
         """At start: rebuild instances, ports and static routes from the store (nothing is
         written to it), then reconcile the drivers with the result. Stored items that no longer
@@ -713,14 +714,21 @@ class VpnManager:
                         self.restore_errors.append(
                             f"attachment {att.instance_id}/{att.port}/{att.mac}: {e}"
                         )
-                for static in static_routes:
-                    inst = self._instances.get(static.instance_id)
-                    if inst is None:
-                        self.restore_errors.append(
-                            f"static route {static.instance_id}/{static.prefix}: no instance"
+                for item in static_routes:
+                    try:
+                        static = (
+                            item
+                            if isinstance(item, StaticRoute)
+                            else static_route_from_json(item[0], item[1], item[2])
                         )
-                        continue
-                    inst.add_static(static)
+                        self._get(static.instance_id).add_static(static)
+                    except VpnError as e:
+                        where = (
+                            f"{item.instance_id}/{item.prefix}"
+                            if isinstance(item, StaticRoute)
+                            else f"{item[0]}/{item[1]}"
+                        )
+                        self.restore_errors.append(f"static route {where}: {e}")
                 self._update_rtc()
             self._pending.clear()
         finally:
@@ -779,6 +787,27 @@ class VpnManager:
             driver.close(remove)
 
 
+def static_route_json(s: StaticRoute) -> dict[str, Any]:
+    """What a store keeps of a static route besides its instance and prefix."""
+    return {
+        "next_hop": s.next_hop,
+        "local_pref": s.local_pref,
+        "med": s.med,
+        "communities": list(s.communities),
+    }
+
+
+def static_route_from_json(instance_id: str, prefix: str, spec: Mapping[str, Any]) -> StaticRoute:
+    return validate.static_route(
+        instance_id,
+        prefix,
+        str(spec.get("next_hop", "")),
+        spec.get("local_pref"),
+        spec.get("med"),
+        tuple(spec.get("communities") or ()),
+    )
+
+
 def _union(*groups: tuple[str, ...]) -> tuple[str, ...]:
     out: dict[str, None] = {}
     for g in groups:
@@ -794,4 +823,6 @@ __all__ = [
     "StoredInstance",
     "VpnManager",
     "rt_raw",
+    "static_route_from_json",
+    "static_route_json",
 ]

@@ -66,22 +66,26 @@ def u32(value: object, field: str) -> int | None:
     return value
 
 
-def max_vni(encap: Encapsulation) -> int:
-    """A VXLAN VNI has 24 bits; with an MPLS encapsulation the number is a 20-bit label."""
-    return MAX_VNI if encap == Encapsulation.VXLAN else MAX_LABEL
+def max_vni(encap: Encapsulation, kind: InstanceType) -> int:
+    """An E-VPN VXLAN VNI has 24 bits; an MPLS label, and the VNI of an IP VPN (carried as a
+    label in the VPN label stack, see ``vpn.advertise``), 20."""
+    if kind == InstanceType.EVPN and encap == Encapsulation.VXLAN:
+        return MAX_VNI
+    return MAX_LABEL
 
 
 def spec(s: InstanceSpec) -> InstanceSpec:
     """The canonical form of an instance spec."""
     encap = encapsulation(s.encapsulation)
+    kind = instance_type(s.instance_type)
     return dataclasses.replace(
         s,
         instance_id=instance_id(s.instance_id),
-        instance_type=instance_type(s.instance_type),
+        instance_type=kind,
         import_rts=parse_route_targets(s.import_rts, "import_rts"),
         export_rts=parse_route_targets(s.export_rts, "export_rts"),
         rd=parse_rd(s.rd, "rd") if s.rd is not None else None,
-        vni=parse_vni(s.vni, "vni", max_vni(encap)) if s.vni is not None else None,
+        vni=parse_vni(s.vni, "vni", max_vni(encap, kind)) if s.vni is not None else None,
         encapsulation=encap,
         advertise_type5=bool(s.advertise_type5),
         local_pref=u32(s.local_pref, "local_pref"),
