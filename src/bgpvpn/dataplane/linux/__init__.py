@@ -1,0 +1,6 @@
+"""Linux data-plane drivers (pyroute2 / netlink): E-VPN with bridges and VXLAN devices, IP VPN
+with policy-routing tables and VXLAN. See docs/dataplane.md."""
+
+from bgpvpn.dataplane.linux.evpn import LinuxEvpnDriver
+
+__all__ = ["LinuxEvpnDriver"]

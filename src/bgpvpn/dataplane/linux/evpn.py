@@ -1,0 +1,491 @@
+"""E-VPN over VXLAN on Linux: one bridge and one VXLAN device per EVI (see docs/dataplane.md).
+
+Per EVI (index N, VNI V, local VTEP L):
+
+- bridge ``bvbr-N`` (MAC: the instance's router MAC, so it never takes a port's; no IPv6
+  link-local: addrgenmode none), VXLAN device ``bvx-N`` (id V, local L, dstport 4789,
+  nolearning) enslaved to it as a port with ``neigh_suppress on`` and ``learning off``;
+- local ports enslaved, each with a static FDB entry for its MAC (never flooded for);
+- E-VPN type-2 routes: ``MAC dst VTEP self static`` on ``bvx-N`` (with the VNI when it is not
+  the EVI's) and, with an IP, a permanent neighbour ``IP -> MAC`` on ``bvbr-N`` that the bridge
+  answers ARP / NS from (neigh_suppress);
+- E-VPN type-3 routes: one all-zero MAC entry per remote VTEP, appended (ingress replication).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bgpvpn.dataplane.linux import tags
+from bgpvpn.dataplane.linux.base import LinuxDriverBase
+from bgpvpn.dataplane.linux.netlink import (
+    NTF_SELF,
+    NUD_NOARP,
+    NUD_PERMANENT,
+    Link,
+    Netlink,
+    Request,
+    fdb_request,
+    neigh_request,
+)
+from bgpvpn.dataplane.model import (
+    Change,
+    FloodListChanged,
+    InstanceConfig,
+    InstanceCreated,
+    InstanceRemoved,
+    InstanceState,
+    LocalPort,
+    PortAttached,
+    PortDetached,
+    ReconcileReport,
+    RemoteMac,
+    RemoteMacAdded,
+    RemoteMacRemoved,
+    RemoteRouteRemoved,
+    RemoteRouteSet,
+)
+from bgpvpn.vpn.model import InstanceType
+
+log = logging.getLogger(__name__)
+
+ZERO_MAC = "00:00:00:00:00:00"
+
+
+@dataclass(slots=True)
+class _Evi:
+    config: InstanceConfig
+    br_index: int = 0
+    vx_index: int = 0
+    ports: dict[str, LocalPort] = field(default_factory=dict)
+    # mac -> ip (None: the MAC-only route) -> entry; the FDB entry follows the newest entry
+    macs: dict[str, dict[str | None, RemoteMac]] = field(default_factory=dict)
+    fdb_vtep: dict[str, str] = field(default_factory=dict)  # mac -> VTEP programmed
+    flood: frozenset[str] = frozenset()
+
+    @property
+    def bridge(self) -> str:
+        return f"{tags.EVPN_BRIDGE_PREFIX}{self.config.index}"
+
+    @property
+    def vxlan(self) -> str:
+        return f"{tags.EVPN_VXLAN_PREFIX}{self.config.index}"
+
+    def vni_attr(self, entry: RemoteMac) -> int | None:
+        return None if entry.vni in (0, self.config.vni) else entry.vni
+
+
+def _bridge_name(index: int) -> str:
+    return f"{tags.EVPN_BRIDGE_PREFIX}{tags.check_index(index)}"
+
+
+def _vxlan_name(index: int) -> str:
+    return f"{tags.EVPN_VXLAN_PREFIX}{tags.check_index(index)}"
+
+
+class LinuxEvpnDriver(LinuxDriverBase):
+    """The E-VPN driver. ``netns``: the namespace to program (None: the daemon's own);
+    ``dstport``: the VXLAN UDP port; ``mtu``: of the VXLAN devices and netns ports (None: the
+    VTEP interface's MTU minus 50/70); ``netlink``: share a connection with another driver.
+    Changes for IP VPN instances are ignored (counted)."""
+
+    name = "linux-evpn"
+    kind_tag = "evpn"
+
+    def __init__(
+        self,
+        *,
+        netns: str | None = None,
+        dstport: int = 4789,
+        mtu: int | None = None,
+        netlink: Netlink | None = None,
+    ) -> None:
+        super().__init__(netns=netns, dstport=dstport, mtu=mtu, netlink=netlink)
+        self._evis: dict[str, _Evi] = {}
+
+    # ------------------------------------------------------------ Driver
+
+    def apply(self, changes: Sequence[Change]) -> None:
+        for change in changes:
+            try:
+                self._apply_one(change)
+            except Exception as exc:  # one bad entry never stops the batch
+                self._error(f"{type(change).__name__}: {exc}")
+        self._flush()
+
+    def reconcile(self, desired: Mapping[str, InstanceState]) -> ReconcileReport:
+        self._flush()
+        report = ReconcileReport()
+        want: dict[str, InstanceState] = {}
+        vnis: dict[int, str] = {}
+        for iid, st in desired.items():
+            if st.config.instance_type != InstanceType.EVPN:
+                continue
+            if st.config.vni in vnis:
+                self._error(f"{iid}: VNI {st.config.vni} already used by {vnis[st.config.vni]}")
+                continue
+            vnis[st.config.vni] = iid
+            want[iid] = st
+        wanted_links = {n for st in want.values() for n in self._names(st.config)}
+        wanted_ports = {p.name for st in want.values() for p in st.ports}
+
+        links = self.nl.links()
+        # 1. links of ours nobody wants (VXLAN before bridge), and stale netns ports
+        ours = [ln for ln in links if self._is_ours(ln) and ln.name not in wanted_links]
+        for link in sorted(ours, key=lambda ln: ln.kind != "vxlan"):
+            self.nl.ipr.link("del", index=link.index)
+            report.removed.setdefault("link", []).append(f"{link.name} ({link.kind})")
+        for link in self._stale_netns_ports(links, wanted_ports):
+            self._remove_stale_port(link, report, "evpn")
+
+        # 2. the instances and their ports
+        self._evis = {}
+        for iid, st in want.items():
+            evi = _Evi(st.config)
+            try:
+                self._ensure_evi(evi, report)
+            except Exception as exc:
+                self._error(f"{iid}: {exc}")
+                continue
+            self._evis[iid] = evi
+            for port in st.ports:
+                try:
+                    self._ensure_port(evi, port, report)
+                except Exception as exc:
+                    self._error(f"{iid} port {port.name}: {exc}")
+            for entry in st.remote_macs:
+                evi.macs.setdefault(entry.mac, {})[entry.ip] = entry
+                evi.fdb_vtep[entry.mac] = entry.vtep
+            evi.flood = frozenset(st.flood)
+
+        # 3. ports enslaved to our bridges that are not desired there
+        links = self.nl.links()
+        names = {ln.index: ln.name for ln in links}
+        bridges = {evi.br_index: evi for evi in self._evis.values()}
+        for link in links:
+            evi_of = bridges.get(link.master)
+            if evi_of is None or link.index == evi_of.vx_index or link.name in evi_of.ports:
+                continue
+            self.nl.ipr.link("set", index=link.index, master=0)
+            report.removed.setdefault("port", []).append(f"{link.name} from {evi_of.bridge}")
+
+        # 4. FDB and neighbour entries: exactly the desired ones
+        want_fdb: dict[tuple[int, str, str | None], Request] = {}
+        want_neigh: dict[tuple[int, str], Request] = {}
+        index_of = {ln.name: ln.index for ln in links}
+        for evi in self._evis.values():
+            for mac, by_ip in evi.macs.items():
+                entry = next(reversed(by_ip.values()))
+                want_fdb[(evi.vx_index, mac, entry.vtep)] = self._mac_fdb(evi, entry, True)
+                want_fdb[(evi.vx_index, mac, None)] = self._mac_bridge_fdb(evi, mac, True)
+                for ip, e in by_ip.items():
+                    if ip is not None:
+                        want_neigh[(evi.br_index, ip)] = neigh_request(
+                            True,
+                            evi.br_index,
+                            ip,
+                            e.mac,
+                            what=f"{ip} lladdr {e.mac} dev {evi.bridge}",
+                        )
+            for vtep in evi.flood:
+                want_fdb[(evi.vx_index, ZERO_MAC, vtep)] = self._flood_fdb(evi, vtep, True)
+            for port in evi.ports.values():
+                pidx = index_of.get(port.name)
+                if pidx is not None:
+                    want_fdb[(pidx, port.mac, None)] = self._port_fdb(evi, port, pidx, True)
+        vx_indexes = {evi.vx_index for evi in self._evis.values()}
+        have_fdb: dict[tuple[int, str, str | None], Any] = {}
+        for msg in self.nl.ipr.fdb("dump"):
+            ifindex = int(msg["ifindex"])
+            mac = str(msg.get("NDA_LLADDR"))
+            if ifindex in vx_indexes and msg["flags"] & NTF_SELF and msg.get("NDA_DST"):
+                have_fdb[(ifindex, mac, str(msg.get("NDA_DST")))] = msg
+            elif msg.get("NDA_MASTER") in bridges and msg["state"] == NUD_NOARP:
+                have_fdb[(ifindex, mac, None)] = msg
+        have_neigh: set[tuple[int, str]] = set()
+        for msg in self.nl.ipr.neigh("dump"):
+            if msg["ifindex"] in bridges and msg["state"] & NUD_PERMANENT and msg.get("NDA_DST"):
+                have_neigh.add((int(msg["ifindex"]), str(msg.get("NDA_DST"))))
+
+        todo: list[tuple[Request, str, str, bool]] = []
+        for nkey in have_neigh - want_neigh.keys():
+            req = neigh_request(False, nkey[0], nkey[1], what=f"{nkey[1]} dev {names.get(nkey[0])}")
+            todo.append((req, "neigh", req.what, False))
+        for key, msg in have_fdb.items():
+            if key in want_fdb:
+                continue
+            ifindex, mac, dst = key
+            text = f"{mac} dev {names.get(ifindex)}" + (f" dst {dst}" if dst else "")
+            if dst is None:
+                req = fdb_request(False, ifindex, mac, master=True, what=text)
+            else:
+                vni = msg.get("NDA_VNI")
+                req = fdb_request(False, ifindex, mac, dst=dst, vni=vni, what=text)
+            todo.append((req, "fdb", text, False))
+        for key, req in want_fdb.items():
+            if key not in have_fdb:
+                todo.append((req, "fdb", req.what, True))
+        for nkey2, req in want_neigh.items():
+            if nkey2 not in have_neigh:
+                todo.append((req, "neigh", req.what, True))
+        self._run_report(todo, report)
+        return report
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "driver": self.name,
+            "netns": self.nl.netns,
+            "instances": {
+                iid: {
+                    "vni": evi.config.vni,
+                    "bridge": evi.bridge,
+                    "vxlan": evi.vxlan,
+                    "ports": sorted(evi.ports),
+                    "remote_macs": sum(len(v) for v in evi.macs.values()),
+                    "flood": sorted(evi.flood),
+                }
+                for iid, evi in sorted(self._evis.items())
+            },
+            "errors": self.errors,
+            "last_errors": list(self.last_errors),
+            "ignored_changes": self.ignored,
+        }
+
+    def close(self, remove: bool) -> None:
+        try:
+            if remove:
+                self.reconcile({})
+        finally:
+            self.close_netlink()
+
+    # ------------------------------------------------------------ changes
+
+    def _apply_one(self, change: Change) -> None:
+        if isinstance(change, InstanceCreated):
+            if change.config.instance_type != InstanceType.EVPN:
+                self.ignored += 1
+                return
+            self._create(change.config)
+            return
+        if isinstance(change, (RemoteRouteSet, RemoteRouteRemoved)):
+            self.ignored += 1  # type-5 routes belong to the IP VPN side
+            return
+        evi = self._evis.get(change.instance_id)
+        if evi is None:
+            self.ignored += 1
+            return
+        if isinstance(change, InstanceRemoved):
+            self._remove(evi)
+        elif isinstance(change, PortAttached):
+            self._ensure_port(evi, change.port, None)
+        elif isinstance(change, PortDetached):
+            self._detach(evi, change.port)
+        elif isinstance(change, RemoteMacAdded):
+            self._add_mac(evi, change.entry)
+        elif isinstance(change, RemoteMacRemoved):
+            self._remove_mac(evi, change.entry)
+        elif isinstance(change, FloodListChanged):
+            self._set_flood(evi, change.vteps)
+        self.applied += 1
+
+    def _create(self, config: InstanceConfig) -> None:
+        old = self._evis.get(config.instance_id)
+        if old is not None:
+            if old.config == config:
+                return
+            self._remove(old)
+        for other in self._evis.values():
+            if other.config.vni == config.vni:
+                raise ValueError(
+                    f"VNI {config.vni} of {config.instance_id} is already used by "
+                    f"{other.config.instance_id}"
+                )
+        evi = _Evi(config)
+        self._ensure_evi(evi, None)
+        self._evis[config.instance_id] = evi
+
+    def _remove(self, evi: _Evi) -> None:
+        self._flush()
+        for port in list(evi.ports.values()):
+            self._detach(evi, port)
+        self._flush()
+        self._delete_link(evi.vxlan)
+        self._delete_link(evi.bridge)
+        self._evis.pop(evi.config.instance_id, None)
+
+    # ------------------------------------------------------------ links
+
+    @staticmethod
+    def _names(config: InstanceConfig) -> tuple[str, str]:
+        return _bridge_name(config.index), _vxlan_name(config.index)
+
+    @staticmethod
+    def _is_ours(link: Link) -> bool:
+        return (
+            tags.index_of(link.name, tags.EVPN_BRIDGE_PREFIX) is not None and link.kind == "bridge"
+        ) or (tags.index_of(link.name, tags.EVPN_VXLAN_PREFIX) is not None and link.kind == "vxlan")
+
+    def _ensure_evi(self, evi: _Evi, report: ReconcileReport | None) -> None:
+        """Create (or repair) the bridge and the VXLAN device of ``evi``; idempotent."""
+        self._flush()
+        cfg = evi.config
+        alias = f"{tags.ALIAS_PREFIX}evpn:{cfg.instance_id}"
+        added: list[str] = []
+        br = self.nl.link(evi.bridge)
+        if br is not None and br.kind != "bridge":
+            self.nl.ipr.link("del", index=br.index)
+            br = None
+        if br is None:
+            self.nl.ipr.link("add", ifname=evi.bridge, kind="bridge", address=cfg.router_mac)
+            br = self.nl.link(evi.bridge)
+            assert br is not None
+            self._addrgenmode_none(br.index)
+            self.nl.ipr.link("set", index=br.index, ifalias=alias)
+            added.append(f"{evi.bridge} (bridge)")
+        elif br.address != cfg.router_mac:
+            self.nl.ipr.link("set", index=br.index, address=cfg.router_mac)
+        if not br.up:
+            self.nl.ipr.link("set", index=br.index, state="up")
+        evi.br_index = br.index
+
+        vx = self.nl.link(evi.vxlan)
+        if vx is not None and not self._vxlan_matches(vx, cfg.vni, cfg.vtep):
+            self.nl.ipr.link("del", index=vx.index)
+            if report is not None:
+                report.removed.setdefault("link", []).append(f"{evi.vxlan} (vxlan, changed)")
+            vx = None
+        if vx is None:
+            index = self._create_vxlan(
+                evi.vxlan, vni=cfg.vni, vtep=cfg.vtep, alias=alias, master=br.index
+            )
+            vx = self.nl.link(evi.vxlan)
+            assert vx is not None and vx.index == index
+            added.append(f"{evi.vxlan} (vxlan {cfg.vni})")
+        elif vx.master != br.index:
+            self.nl.ipr.link("set", index=vx.index, master=br.index)
+        if vx.brport.get("neigh_suppress") != 1 or vx.brport.get("learning") != 0:
+            self.nl.ipr.brport("set", index=vx.index, neigh_suppress=1, learning=0)
+        if not vx.up:
+            self.nl.ipr.link("set", index=vx.index, state="up")
+        evi.vx_index = vx.index
+        if report is not None and added:
+            report.added.setdefault("link", []).extend(added)
+
+    # ------------------------------------------------------------ ports
+
+    def _ensure_port(self, evi: _Evi, port: LocalPort, report: ReconcileReport | None) -> None:
+        self._flush()
+        link = self.nl.link(port.name)
+        if port.netns is not None:
+            vx = self.nl.link(evi.vxlan)
+            mtu = vx.mtu if vx is not None else self._vxlan_mtu(evi.config.vtep)
+            created = link is None
+            index = self._ensure_netns_port(port, mtu)
+            if created and report is not None:
+                report.added.setdefault("port", []).append(f"{port.name} (netns {port.netns})")
+        elif link is None:
+            raise ValueError(f"no interface {port.name}")
+        else:
+            index = link.index
+        if link is None or link.master != evi.br_index or not link.up:
+            self.nl.ipr.link("set", index=index, master=evi.br_index, state="up")
+            if report is not None and link is not None:
+                report.added.setdefault("port", []).append(f"{port.name} to {evi.bridge}")
+        evi.ports[port.name] = port
+        if report is None:
+            self._queue(self._port_fdb(evi, port, index, True))
+
+    def _detach(self, evi: _Evi, port: LocalPort) -> None:
+        known = evi.ports.pop(port.name, port)
+        link = self.nl.link(port.name)
+        if link is None:
+            return
+        if link.master == evi.br_index:
+            self._queue(self._port_fdb(evi, known, link.index, False))
+        self._flush()
+        if known.netns is not None:
+            self._remove_netns_port(known)
+        elif link.master == evi.br_index:
+            self.nl.ipr.link("set", index=link.index, master=0)
+
+    def _port_fdb(self, evi: _Evi, port: LocalPort, index: int, add: bool) -> Request:
+        text = f"{port.mac} dev {port.name} master {evi.bridge} static"
+        return fdb_request(add, index, port.mac, master=True, what=text)
+
+    # ------------------------------------------------------------ remote MACs, flooding
+
+    def _mac_fdb(self, evi: _Evi, entry: RemoteMac, add: bool) -> Request:
+        """``MAC dst VTEP self static`` on the VXLAN device: where the VXLAN driver sends."""
+        text = f"{entry.mac} dev {evi.vxlan} dst {entry.vtep}"
+        return fdb_request(
+            add, evi.vx_index, entry.mac, dst=entry.vtep, vni=evi.vni_attr(entry), what=text
+        )
+
+    def _mac_bridge_fdb(self, evi: _Evi, mac: str, add: bool) -> Request:
+        """``MAC dev VXLAN master static``: the bridge forwards the MAC to the VXLAN port
+        instead of flooding it, and ARP/ND suppression finds the port (it answers only for
+        MACs behind a port with neigh_suppress)."""
+        text = f"{mac} dev {evi.vxlan} master {evi.bridge} static"
+        return fdb_request(add, evi.vx_index, mac, master=True, what=text)
+
+    def _flood_fdb(self, evi: _Evi, vtep: str, add: bool) -> Request:
+        text = f"{ZERO_MAC} dev {evi.vxlan} dst {vtep}"
+        return fdb_request(add, evi.vx_index, ZERO_MAC, dst=vtep, append=True, what=text)
+
+    def _neigh(self, evi: _Evi, entry: RemoteMac, add: bool) -> Request:
+        assert entry.ip is not None
+        text = f"{entry.ip} lladdr {entry.mac} dev {evi.bridge}"
+        return neigh_request(add, evi.br_index, entry.ip, entry.mac if add else None, what=text)
+
+    def _add_mac(self, evi: _Evi, entry: RemoteMac) -> None:
+        by_ip = evi.macs.setdefault(entry.mac, {})
+        by_ip.pop(entry.ip, None)
+        by_ip[entry.ip] = entry  # newest last
+        old_vtep = evi.fdb_vtep.get(entry.mac)
+        if old_vtep is not None and old_vtep != entry.vtep:
+            self._queue(fdb_request(False, evi.vx_index, entry.mac, dst=old_vtep, what=""))
+        self._queue(self._mac_fdb(evi, entry, True))
+        if old_vtep is None:
+            self._queue(self._mac_bridge_fdb(evi, entry.mac, True))
+        evi.fdb_vtep[entry.mac] = entry.vtep
+        if entry.ip is not None:
+            self._queue(self._neigh(evi, entry, True))
+
+    def _remove_mac(self, evi: _Evi, entry: RemoteMac) -> None:
+        by_ip = evi.macs.get(entry.mac)
+        if by_ip is None:
+            return
+        current = by_ip.get(entry.ip)
+        if current is None or current.vtep != entry.vtep:
+            return  # an older route for an entry that moved since
+        del by_ip[entry.ip]
+        if entry.ip is not None:
+            self._queue(self._neigh(evi, entry, False))
+        if not by_ip:
+            del evi.macs[entry.mac]
+            vtep = evi.fdb_vtep.pop(entry.mac, entry.vtep)
+            self._queue(
+                fdb_request(
+                    False,
+                    evi.vx_index,
+                    entry.mac,
+                    dst=vtep,
+                    vni=evi.vni_attr(entry),
+                    what=f"{entry.mac} dev {evi.vxlan} dst {vtep}",
+                )
+            )
+            self._queue(self._mac_bridge_fdb(evi, entry.mac, False))
+            return
+        newest = next(reversed(by_ip.values()))
+        if newest.vtep != evi.fdb_vtep.get(entry.mac):
+            self._add_mac(evi, newest)
+
+    def _set_flood(self, evi: _Evi, vteps: frozenset[str]) -> None:
+        for vtep in sorted(evi.flood - vteps):
+            self._queue(self._flood_fdb(evi, vtep, False))
+        for vtep in sorted(vteps - evi.flood):
+            self._queue(self._flood_fdb(evi, vtep, True))
+        evi.flood = frozenset(vteps)
