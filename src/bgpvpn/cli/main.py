@@ -11,6 +11,7 @@ from bgpvpn.cli.client import announce_command, peers_command, rib_command, with
 from bgpvpn.cli.daemon import daemon_command
 from bgpvpn.cli.decode import decode_command
 from bgpvpn.cli.lab import lab_app
+from bgpvpn.cli.vpn import attach_command, detach_command, lg_command, vpns_command
 
 app = typer.Typer(
     name="bgpvpn",
@@ -43,6 +44,10 @@ app.command("peers")(peers_command)
 app.command("rib")(rib_command)
 app.command("announce")(announce_command)
 app.command("withdraw")(withdraw_command)
+app.command("attach")(attach_command)
+app.command("detach")(detach_command)
+app.command("vpns")(vpns_command)
+app.command("lg")(lg_command)
 app.add_typer(lab_app, name="lab")
 
 

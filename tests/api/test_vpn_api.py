@@ -1,0 +1,189 @@
+"""The native /v1 VPN API over a real VpnManager with the dummy driver: instances, ports, static
+routes, bulk attach, errors naming the field and changing nothing."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from bagpipe.harness import Client, Ctx, make_app, make_ctx
+
+
+@pytest.fixture
+def ctx() -> Ctx:
+    return make_ctx()
+
+
+@pytest.fixture
+def client(ctx: Ctx) -> Client:
+    return Client(make_app(ctx))
+
+
+def _port(n: int, instance: str = "blue", **more: Any) -> dict[str, Any]:
+    body = {
+        "instance_id": instance,
+        "instance_type": "ipvpn",
+        "port": f"tap{n}",
+        "mac": f"52:54:00:00:{n // 256:02x}:{n % 256:02x}",
+        "ips": [f"10.{n // 65536}.{n // 256 % 256}.{n % 256}/8"],
+        "route_targets": ["64512:79"],
+    }
+    body.update(more)
+    return body
+
+
+def test_instance_lifecycle(client: Client, ctx: Ctx) -> None:
+    r = client.post(
+        "/v1/instances",
+        {"instance_id": "blue", "instance_type": "ipvpn", "route_targets": ["64512:79"]},
+    )
+    assert r.status == 200, r.body
+    doc = r.json()
+    assert doc["request_id"] and doc["instances_created"] == ["blue"]
+    assert doc["instance"]["import_rts"] == ["64512:79"] == doc["instance"]["export_rts"]
+    assert client.get("/v1/instances/blue").json()["instance_type"] == "ipvpn"
+    assert [v["instance_id"] for v in client.get("/v1/instances").json()] == ["blue"]
+
+    r = client.post(
+        "/v1/instances/blue/ports",
+        {"port": "tap1", "mac": "52:54:00:00:00:01", "ips": ["198.51.100.1/24"]},
+    )
+    assert r.status == 200, r.body
+    assert r.json()["added"] == ["192.0.2.1:1:198.51.100.1/32 label 1000"]
+    view = client.get("/v1/instances/blue").json()
+    assert view["ports"][0]["port"] == "tap1"
+    assert view["advertised_routes"][0]["prefix"] == "198.51.100.1/32"
+    assert view["dataplane"]["driver"] == "dummy"
+    assert view["dataplane"]["programmed"]["ports"][0]["name"] == "tap1"
+
+    # route targets changed live: the route is re-advertised with the new export RT
+    r = client.patch("/v1/instances/blue", {"export_rts": ["64512:80"], "local_pref": 200})
+    assert r.status == 200, r.body
+    assert r.json()["instance"]["export_rts"] == ["64512:80"]
+    assert r.json()["instance"]["local_pref"] == 200
+
+    r = client.delete("/v1/instances/blue")
+    assert r.status == 200
+    assert r.json()["instances_removed"] == ["blue"]
+    assert r.json()["removed"] == ["192.0.2.1:1:198.51.100.1/32 label 1000"]
+    assert client.get("/v1/instances").json() == []
+    assert ctx.driver.snapshot() == {}
+
+
+def test_errors_name_the_field_and_change_nothing(client: Client, ctx: Ctx) -> None:
+    r = client.get("/v1/instances/nope")
+    assert r.status == 404 and r.json()["error"]["field"] == "instance_id"
+    r = client.post(
+        "/v1/instances",
+        {"instance_id": "blue", "instance_type": "ipvpn", "import_rts": ["64512:x"]},
+    )
+    assert r.status == 400 and r.json()["error"]["field"] == "import_rts[0]"
+    r = client.post("/v1/instances", {"instance_id": "blue", "instance_type": "l2"})
+    assert r.status == 422 and r.json()["detail"][0]["loc"][-1] == "instance_type"
+    r = client.post("/v1/instances", {"instance_id": "blue", "instance_type": "ipvpn", "x": 1})
+    assert r.status == 422 and r.json()["detail"][0]["loc"][-1] == "x"
+    r = client.post("/v1/attach", _port(1, mac="52:54:00:zz:00:01"))
+    assert r.status == 400 and r.json()["error"]["field"] == "mac"
+    r = client.post("/v1/attach", _port(1, ips=["198.51.100.300/24"]))
+    assert r.status == 400 and r.json()["error"]["field"] == "ips[0]"
+    r = client.post("/v1/attach", {k: v for k, v in _port(1).items() if k != "instance_type"})
+    assert r.status == 400 and r.json()["error"]["field"] == "instance_type"
+    assert client.get("/v1/instances").json() == []
+    # a type conflict with the existing instance
+    assert client.post("/v1/attach", _port(1)).status == 200
+    r = client.post("/v1/attach", _port(2, instance_type="evpn"))
+    assert r.status == 409 and r.json()["error"]["field"] == "instance_type"
+    # the same MAC on another port of the instance
+    r = client.post("/v1/attach", _port(2, mac=_port(1)["mac"]))
+    assert r.status == 409 and r.json()["error"]["field"] == "mac"
+    assert len(client.get("/v1/instances/blue").json()["ports"]) == 1
+    r = client.post("/v1/detach", {"instance_id": "blue", "port": "tap9"})
+    assert r.status == 404 and r.json()["error"]["field"] == "port"
+    r = client.delete("/v1/instances/blue/routes/203.0.113.0/24")
+    assert r.status == 404 and r.json()["error"]["field"] == "prefix"
+
+
+def test_attach_detach_and_last_port_removes_instance(client: Client) -> None:
+    assert client.post("/v1/attach", _port(1)).status == 200
+    r = client.post("/v1/attach", _port(2, instance_type=None))  # type from the instance
+    assert r.status == 200, r.body
+    assert r.json()["instances_created"] == []
+    r = client.delete("/v1/instances/blue/ports/tap1?mac=52:54:00:00:00:01")
+    assert r.status == 200, r.body
+    assert r.json()["removed"] == ["192.0.2.1:1:10.0.0.1/32 label 1000"]
+    r = client.post("/v1/detach", {"instance_id": "blue", "port": "tap2"})
+    assert r.status == 200
+    assert r.json()["instances_removed"] == ["blue"]
+    assert client.get("/v1/instances").json() == []
+
+
+def test_static_routes(client: Client) -> None:
+    assert client.post("/v1/attach", _port(1)).status == 200
+    r = client.post(
+        "/v1/instances/blue/routes",
+        {
+            "prefix": "203.0.113.0/24",
+            "next_hop": "10.0.0.1",
+            "local_pref": 300,
+            "communities": ["64512:7"],
+        },
+    )
+    assert r.status == 200, r.body
+    assert r.json()["added"] == ["192.0.2.1:1:203.0.113.0/24 label 1000"]
+    view = client.get("/v1/instances/blue").json()
+    assert view["static_routes"] == [
+        {
+            "prefix": "203.0.113.0/24",
+            "next_hop": "10.0.0.1",
+            "local_pref": 300,
+            "med": None,
+            "communities": ["64512:7"],
+        }
+    ]
+    r = client.post("/v1/instances/blue/routes", {"prefix": "203.0.113.0/33", "next_hop": "x"})
+    assert r.status == 400 and r.json()["error"]["field"] == "prefix"
+    r = client.delete("/v1/instances/blue/routes/203.0.113.0/24")
+    assert r.status == 200 and r.json()["removed"] == ["192.0.2.1:1:203.0.113.0/24 label 1000"]
+    assert client.get("/v1/instances/blue").json()["static_routes"] == []
+
+
+def test_bulk_attach_1000_ports_fast(client: Client, ctx: Ctx) -> None:
+    # warm the daemon up as a running one is (first-call imports and caches)
+    assert client.post("/v1/attachments/bulk", [_port(n, "warm") for n in range(20)]).status == 200
+    best = 1.0
+    for attempt in ("blue", "green"):  # best of two: the machine runs other tests too
+        body = [_port(n, attempt) for n in range(1000)]
+        t0 = time.perf_counter()
+        r = client.post("/v1/attachments/bulk", body)
+        best = min(best, time.perf_counter() - t0)
+        assert r.status == 200, r.body[:300]
+        doc = r.json()
+        assert doc["attached"] == 1000 and len(doc["added"]) == 1000
+        assert doc["instances_created"] == [attempt]
+        assert len(ctx.driver.snapshot()[attempt].ports) == 1000
+    assert best < 0.3, f"bulk attach of 1000 ports took {best:.3f} s"
+    # the same list again: nothing to do
+    r = client.post("/v1/attachments/bulk", {"attachments": body})
+    assert r.status == 200 and r.json()["added"] == []
+
+
+def test_bulk_attach_is_all_or_nothing(client: Client, ctx: Ctx) -> None:
+    body = [_port(n) for n in range(10)]
+    body[7]["ips"] = ["not-an-address"]
+    r = client.post("/v1/attachments/bulk", body)
+    assert r.status == 400
+    assert r.json()["error"]["field"] == "[7].ips[0]"
+    assert client.get("/v1/instances").json() == []
+    assert ctx.driver.snapshot() == {}
+    body = [_port(0), {k: v for k, v in _port(1, "red").items() if k != "instance_type"}]
+    r = client.post("/v1/attachments/bulk", body)
+    assert r.status == 400 and r.json()["error"]["field"] == "[1].instance_type"
+    r = client.post("/v1/attachments/bulk", {"attachments": body})
+    assert r.status == 400 and r.json()["error"]["field"] == "attachments[1].instance_type"
+    body[1]["instance_type"] = "evpn"
+    body[1]["mac"] = "nope"
+    r = client.post("/v1/attachments/bulk", {"attachments": body})
+    assert r.status == 400 and r.json()["error"]["field"] == "attachments[1].mac"
+    assert client.get("/v1/instances").json() == []
