@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
@@ -188,68 +189,50 @@ def vpns_command(
         t.add_column(col)
     for v in views:
         t.add_row(
-            v.get("instance_id", "?"),
-            v.get("instance_type", "?"),
-            str(v.get("rd") or "-"),
-            str(v.get("vni") or "-"),
-            " ".join(v.get("import_rts", [])) or "-",
-            " ".join(v.get("export_rts", [])) or "-",
-            str(len(v.get("ports", []))),
-            str(_count(v.get("routes"))),
+            v["instance_id"],
+            v["instance_type"],
+            v["rd"],
+            str(v["vni"]),
+            " ".join(v["import_rts"]) or "-",
+            " ".join(v["export_rts"]) or "-",
+            str(len(v["ports"])),
+            f"{len(v['advertised_routes'])} out, {len(v['imported_routes'])} in",
         )
     console.print(t)
     ports = Table(title="ports")
-    for col in ("instance", "port", "mac", "ips", "gateway", "description"):
+    for col in ("instance", "port", "mac", "addresses", "gateway", "description"):
         ports.add_column(col)
     for v in views:
-        for p in v.get("ports", []):
+        for p in v["ports"]:
             ports.add_row(
-                v.get("instance_id", "?"),
-                p.get("port", "?"),
-                p.get("mac", "?"),
-                " ".join(p.get("ips", [])) or "-",
+                v["instance_id"],
+                p["port"],
+                p["mac"],
+                " ".join(p["ips"]) or "-",
                 p.get("gateway_ip") or "-",
                 p.get("description") or "",
             )
     if ports.row_count:
         console.print(ports)
     routes = Table(title="routes")
-    for col in ("instance", "route", "via"):
+    for col in ("instance", "", "route", "next hop / via"):
         routes.add_column(col)
     for v in views:
-        for text, via in _route_rows(v.get("routes")):
-            routes.add_row(v.get("instance_id", "?"), text, via)
+        for r in v["advertised_routes"]:
+            routes.add_row(v["instance_id"], "out", escape(r["route"]), "self")
+        for r in v["static_routes"]:
+            routes.add_row(v["instance_id"], "static", r["prefix"], r["next_hop"])
+        for d in v["imported_routes"]:
+            for p in d["paths"]:
+                mark = "*" if p.get("chosen") else ("=" if p.get("ecmp") else " ")
+                routes.add_row(
+                    v["instance_id"],
+                    f"in {mark}",
+                    escape(f"{d['kind']} {d['destination']}"),
+                    f"{p['next_hop']} vni {p['vni']} ({p['peer']})",
+                )
     if routes.row_count:
         console.print(routes)
-
-
-def _count(routes: Any) -> int:
-    if isinstance(routes, dict):
-        return sum(_count(x) for x in routes.values())
-    if isinstance(routes, list):
-        return len(routes)
-    return 0
-
-
-def _route_rows(routes: Any) -> list[tuple[str, str]]:
-    rows: list[tuple[str, str]] = []
-    if isinstance(routes, dict):
-        for kind, items in routes.items():
-            for r in items if isinstance(items, list) else []:
-                rows.append(_route_row(r, kind))
-    elif isinstance(routes, list):
-        rows.extend(_route_row(r, "") for r in routes)
-    return rows
-
-
-def _route_row(r: Any, kind: str) -> tuple[str, str]:
-    if not isinstance(r, dict):
-        return (f"{kind} {r}".strip(), "")
-    what = r.get("prefix") or r.get("mac") or r.get("route") or json.dumps(r)
-    via = r.get("next_hop") or r.get("vtep") or r.get("via") or ""
-    if isinstance(via, list):
-        via = " ".join(str(x) for x in via)
-    return (f"{kind} {what}".strip(), str(via))
 
 
 def _quote(s: str) -> str:
@@ -278,7 +261,7 @@ def lg_command(
     from bgpvpn.cli.client import _api
 
     base = _api(ctx)
-    tree = Tree("looking-glass" + "".join(f" {p}" for p in parts))
+    tree = Tree(escape("looking-glass" + "".join(f" {p}" for p in parts)))
     _tree(tree, data, base, depth)
     Console().print(tree)
 
@@ -296,20 +279,27 @@ def _tree(node: Tree, data: Any, base: str, depth: int) -> None:
         for k, v in data.items():
             if isinstance(v, dict) and set(v) == {"href"}:
                 if depth > 0:
-                    _tree(node.add(f"[bold]{k}[/bold]"), _fetch(base, v["href"]), base, depth - 1)
+                    _tree(
+                        node.add(f"[bold]{escape(str(k))}[/bold]"),
+                        _fetch(base, v["href"]),
+                        base,
+                        depth - 1,
+                    )
                 else:
-                    node.add(f"[bold]{k}[/bold] (...)")
+                    node.add(f"[bold]{escape(str(k))}[/bold] (...)")
             elif isinstance(v, (dict, list)) and v:
-                _tree(node.add(f"[bold]{k}[/bold]"), v, base, depth)
+                _tree(node.add(f"[bold]{escape(str(k))}[/bold]"), v, base, depth)
             else:
-                node.add(f"[bold]{k}[/bold]: {_scalar(v)}")
+                node.add(f"[bold]{escape(str(k))}[/bold]: {escape(_scalar(v))}")
     elif isinstance(data, list):
         if not data:
             node.add("-")
         for item in data:
             if isinstance(item, dict) and "href" in item and "id" in item:
-                label = str(item["id"]) + "".join(
-                    f"  {k}={_scalar(v)}" for k, v in item.items() if k not in ("id", "href")
+                label = escape(str(item["id"])) + "".join(
+                    f"  {k}={escape(_scalar(v))}"
+                    for k, v in item.items()
+                    if k not in ("id", "href")
                 )
                 if depth > 0:
                     _tree(node.add(label), _fetch(base, item["href"]), base, depth - 1)
@@ -318,9 +308,9 @@ def _tree(node: Tree, data: Any, base: str, depth: int) -> None:
             elif isinstance(item, (dict, list)):
                 _tree(node.add("*"), item, base, depth)
             else:
-                node.add(_scalar(item))
+                node.add(escape(_scalar(item)))
     else:
-        node.add(_scalar(data))
+        node.add(escape(_scalar(data)))
 
 
 def _scalar(v: Any) -> str:
