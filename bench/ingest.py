@@ -159,6 +159,8 @@ router_id = "{RECEIVER_ID}"
 listen = "127.0.0.1"
 port = {port}
 rtc = false
+[store]
+path = ""
 [[bgp.peers]]
 address = "127.0.0.2"
 asn = {ASN}

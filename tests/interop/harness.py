@@ -270,7 +270,7 @@ def bgpvpn_config(
         lines.append("[[bgp.peers]]")
         for k, v in p.items():
             lines.append(f"{k} = {json.dumps(v)}")
-    lines += ["[api]", 'listen = "127.0.0.1"', "port = 8082", ""]
+    lines += ["[api]", 'listen = "127.0.0.1"', "port = 8082", "[store]", 'path = ""', ""]
     return "\n".join(lines)
 
 

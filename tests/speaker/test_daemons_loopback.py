@@ -73,6 +73,8 @@ families = {fams}
 hold_time = 9
 [api]
 port = {api_a}
+[store]
+path = ""
 """)
     (tmp_path / "b.toml").write_text(f"""
 [bgp]
@@ -90,6 +92,8 @@ hold_time = 9
 [api]
 listen = "127.0.0.2"
 port = {api_b}
+[store]
+path = ""
 """)
     procs = [
         subprocess.Popen(
