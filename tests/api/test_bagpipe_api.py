@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 from typing import Any
 
 import pytest
 
-from bagpipe.harness import Client, Ctx, make_app, make_ctx, warn
+from bagpipe.harness import Client, Ctx, make_app, make_ctx
 from bgpvpn.api.bagpipe import bagpipe_field, parse_attach, parse_detach
 from bgpvpn.vpn.model import InstanceType, VpnError
 
@@ -247,12 +248,8 @@ def _crawl(client: Client, url: str, seen: set[str]) -> None:
 def test_looking_glass_tree(client: Client, ctx: Ctx) -> None:
     assert client.post("/attach_localport", REST_ATTACH).status == 200
     assert client.post("/attach_localport", AGENT_ATTACH).status == 200
-    warn("something to show in the logs")
-    ctx.logs.emit(
-        __import__("logging").LogRecord(
-            "bgpvpn.x", 30, "", 0, "peer %s down", ("192.0.2.254",), None
-        )
-    )
+    ctx.logs.emit(logging.LogRecord("bgpvpn.x", 20, "", 0, "instance %s up", ("x",), None))
+    ctx.logs.emit(logging.LogRecord("bgpvpn.x", 30, "", 0, "peer %s down", ("192.0.2.254",), None))
 
     root = client.get("/looking-glass").json()
     assert set(root) == {"summary", "config", "bgp", "vpns", "logs"}
@@ -299,6 +296,7 @@ def test_looking_glass_tree(client: Client, ctx: Ctx) -> None:
     assert peer["protocol"]["state"] == "idle"
     logs = client.get("/looking-glass/logs").json()
     assert logs[0]["message"] == "peer 192.0.2.254 down" and logs[0]["level"] == "WARNING"
+    assert logs[0]["name"] == "bgpvpn.x" and logs[1]["level"] == "INFO"
     for bad in (
         "/looking-glass/nope",
         "/looking-glass/vpns/instances/nope",

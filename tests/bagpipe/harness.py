@@ -15,13 +15,31 @@ from urllib.parse import urlsplit
 from fastapi import FastAPI
 
 from bgpvpn.api.bagpipe import bagpipe_router
-from bgpvpn.api.lookingglass import LogBuffer, looking_glass_router
+from bgpvpn.api.lookingglass import looking_glass_router
 from bgpvpn.api.vpn import vpn_router
 from bgpvpn.config import parse_config
 from bgpvpn.dataplane.dummy import DummyDriver
 from bgpvpn.runtime.speaker import Speaker
 from bgpvpn.vpn.manager import VpnManager
 from bgpvpn.vpn.model import InstanceType
+
+
+class LogBuffer(logging.Handler):
+    """Like the daemon's: the last records as JSON, oldest first."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.records: list[dict[str, Any]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(
+            {
+                "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)),
+                "level": record.levelname,
+                "logger": record.name,
+                "message": record.getMessage(),
+            }
+        )
 
 
 @dataclass
@@ -33,6 +51,9 @@ class Ctx:
     boot_id: str
     logs: LogBuffer = field(default_factory=LogBuffer)
     driver: DummyDriver = field(default_factory=DummyDriver)
+
+    def changed(self) -> None:
+        self.vpn.flush()
 
 
 def make_ctx() -> Ctx:
@@ -145,7 +166,3 @@ class Client:
 
     def delete(self, url: str) -> Response:
         return self.request("DELETE", url)
-
-
-def warn(message: str) -> None:
-    logging.getLogger("bgpvpn.test").warning(message)

@@ -18,7 +18,7 @@ The tree (BaGPipe's names where BaGPipe has the item)::
                                 desired data-plane state
     vpns/dataplane/drivers[/TYPE]   the data-plane driver of each VPN type and its state
     vpns/instances_per_vni
-    logs                        recent warnings and errors
+    logs                        recent log records, newest first
 
 The tree is built from small node objects (``Branch``, ``Collection``, ``Leaf``) walked by
 ``resolve``; the content functions below read the speaker and the VPN manager on demand.
@@ -141,26 +141,12 @@ def resolve(node: Node, path: list[str], url: str) -> Any:
 # ---------------------------------------------------------------- bgpvpn's content
 
 
-class LogBuffer(logging.Handler):
-    """Keeps the last ``size`` records at WARNING and above, newest first (BaGPipe's
-    ``LookingGlassLogHandler``)."""
-
-    def __init__(self, size: int = 100, level: int = logging.WARNING) -> None:
-        super().__init__(level)
-        self.size = size
-        self.records: list[dict[str, Any]] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.insert(0, log_record_json(record))
-        del self.records[self.size :]
-
-    def __len__(self) -> int:
-        return len(self.records)
+WARNINGS = ("WARNING", "ERROR", "CRITICAL")
 
 
 def log_record_json(record: Any) -> dict[str, Any]:
-    if isinstance(record, dict):
-        return record
+    """One record as BaGPipe's looking glass shows it: ``level``, ``time``, ``name``,
+    ``message`` (from the daemon's log buffer entries, or ``logging.LogRecord``)."""
     if isinstance(record, logging.LogRecord):
         return {
             "level": record.levelname,
@@ -168,6 +154,10 @@ def log_record_json(record: Any) -> dict[str, Any]:
             "name": record.name,
             "message": record.getMessage(),
         }
+    if isinstance(record, dict):
+        out = dict(record)
+        out.setdefault("name", out.get("logger", ""))
+        return out
     return {"level": "", "time": "", "name": "", "message": str(record)}
 
 
@@ -215,9 +205,10 @@ class LookingGlass:
     # -- summary, config, logs
 
     def _log_records(self) -> list[dict[str, Any]]:
+        """Newest first, as BaGPipe's."""
         logs = self.ctx.logs
         records: Iterable[Any] = getattr(logs, "records", logs)
-        return [log_record_json(r) for r in records]
+        return [log_record_json(r) for r in reversed(list(records))]
 
     def summary(self) -> dict[str, Any]:
         speaker = self.ctx.speaker
@@ -227,7 +218,9 @@ class LookingGlass:
             ),
             "route_counts": self.route_counts(),
             "vpn_instances_count": len(self.ctx.vpn.instances()),
-            "warnings_and_errors": len(self._log_records()),
+            "warnings_and_errors": sum(
+                1 for r in self._log_records() if r.get("level") in WARNINGS
+            ),
             "start_time": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(speaker.started_at)),
             "version": __version__,
             "boot_id": self.ctx.boot_id,
