@@ -2,5 +2,6 @@
 with policy-routing tables and VXLAN. See docs/dataplane.md."""
 
 from bgpvpn.dataplane.linux.evpn import LinuxEvpnDriver
+from bgpvpn.dataplane.linux.ipvpn import LinuxIpvpnDriver
 
-__all__ = ["LinuxEvpnDriver"]
+__all__ = ["LinuxEvpnDriver", "LinuxIpvpnDriver"]

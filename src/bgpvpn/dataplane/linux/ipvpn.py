@@ -1,0 +1,776 @@
+"""IP VPN over VXLAN on Linux without VRF devices or MPLS: a routing table per VRF selected by
+policy rules, VXLAN with router MACs between hosts (the RFC9136 symmetric model). See
+docs/dataplane.md for the recipe, the numbering and the limits.
+
+Per VRF (index N, VNI V, table T = 100000 + N):
+
+- VXLAN device ``bvr-N`` (id V, local VTEP, dstport 4789, nolearning, MAC = router MAC) and the
+  rules ``iif bvr-N lookup T`` (IPv4 and IPv6, priority 1862): decapsulated traffic is routed
+  in the VRF;
+- per port: ``iif PORT lookup T`` (priority 1861), ``IP/32 dev PORT`` in T per port address,
+  proxy ARP on the port (and, for the gateway address, ``GW/32 dev bvr-N`` in T so that proxy
+  ARP answers for it while nothing on the host owns that address), proxy NDP entries for an
+  IPv6 gateway, per-device forwarding on and rp_filter off;
+- per remote route: ``PREFIX via VTEP dev bvr-N onlink`` in T (multipath for ECMP; IPv6
+  prefixes use the IPv4-mapped VTEP), a permanent neighbour ``VTEP -> remote router MAC`` on
+  bvr-N and ``RMAC dst VTEP self permanent`` in its FDB (with the next hop's VNI when it is
+  not ours);
+- a route leaked from another local VRF (``NextHop.local``): rules ``iif <each ingress of this
+  VRF> to PREFIX lookup <the other VRF's table>`` (priority 1860), so the lookup continues in
+  the other VRF's own table with its own ports and remote routes, and follows their changes.
+
+A variant with VRF devices (l3mdev) or MPLS would replace the rules with enslavement to a VRF
+device and the VXLAN next hops with MPLS encapsulation; ``features.detect()`` says whether the
+kernel has them (this one does not).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import socket
+import struct
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bgpvpn.dataplane.linux import netlink as nlm
+from bgpvpn.dataplane.linux import tags
+from bgpvpn.dataplane.linux.base import LinuxDriverBase
+from bgpvpn.dataplane.linux.netlink import (
+    NTF_SELF,
+    NUD_PERMANENT,
+    Hop,
+    Link,
+    Netlink,
+    Request,
+    fdb_request,
+    neigh_request,
+    route_request,
+    rule_request,
+)
+from bgpvpn.dataplane.model import (
+    Change,
+    FloodListChanged,
+    InstanceConfig,
+    InstanceCreated,
+    InstanceRemoved,
+    InstanceState,
+    LocalPort,
+    PortAttached,
+    PortDetached,
+    ReconcileReport,
+    RemoteMacAdded,
+    RemoteMacRemoved,
+    RemoteRoute,
+    RemoteRouteRemoved,
+    RemoteRouteSet,
+)
+from bgpvpn.vpn.model import InstanceType
+
+log = logging.getLogger(__name__)
+
+# (family, priority, iif, dst prefix, table)
+RuleKey = tuple[int, int, str, str | None, int]
+# (kind, sorted (gateway, oif) pairs): what a route in a VRF table does, to compare with a dump
+Signature = tuple[int, tuple[tuple[str | None, int], ...]]
+
+
+def _host_prefix(ip: str) -> str:
+    addr = ipaddress.ip_address(ip)
+    return f"{addr}/{addr.max_prefixlen}"
+
+
+def _norm_prefix(prefix: str) -> str:
+    return str(ipaddress.ip_network(prefix, strict=False))
+
+
+def _nh_address(prefix: str, vtep: str) -> str:
+    """The gateway a route to ``prefix`` uses for ``vtep``: the IPv4-mapped address of an IPv4
+    VTEP for an IPv6 prefix (and the neighbour entry is made for that address)."""
+    if ":" in prefix and ":" not in vtep:
+        return str(ipaddress.IPv6Address(f"::ffff:{vtep}"))
+    return vtep
+
+
+@dataclass(slots=True)
+class _Vrf:
+    config: InstanceConfig
+    vx_index: int = 0
+    ports: dict[str, LocalPort] = field(default_factory=dict)
+    port_index: dict[str, int] = field(default_factory=dict)
+    routes: dict[str, RemoteRoute] = field(default_factory=dict)  # remote and leaked
+    gateways: Counter[str] = field(default_factory=Counter)  # IPv4 gateway -> ports using it
+    neigh_refs: dict[str, Counter[str]] = field(default_factory=dict)  # ip -> rmac -> routes
+    neigh_mac: dict[str, str] = field(default_factory=dict)  # ip -> rmac programmed
+    fdb_refs: dict[str, Counter[tuple[str, int | None]]] = field(default_factory=dict)
+    fdb_dst: dict[str, tuple[str, int | None]] = field(default_factory=dict)  # rmac -> programmed
+    rules: set[RuleKey] = field(default_factory=set)
+
+    @property
+    def table(self) -> int:
+        return tags.vrf_table(self.config.index)
+
+    @property
+    def vxlan(self) -> str:
+        return f"{tags.IPVPN_VXLAN_PREFIX}{self.config.index}"
+
+    def vni_attr(self, vni: int) -> int | None:
+        return None if vni in (0, self.config.vni) else vni
+
+
+class LinuxIpvpnDriver(LinuxDriverBase):
+    """The IP VPN driver. ``netns``: the namespace to program (None: the daemon's own);
+    ``dstport``: the VXLAN UDP port; ``protocol``: the route protocol number that tags our
+    routes and rules (186); ``mtu``: of the VXLAN devices and netns ports (None: the VTEP
+    interface's MTU minus 50/70); ``netlink``: share a connection with another driver.
+    Changes for E-VPN instances are ignored (counted)."""
+
+    name = "linux-ipvpn"
+    kind_tag = "ipvpn"
+
+    def __init__(
+        self,
+        *,
+        netns: str | None = None,
+        dstport: int = 4789,
+        protocol: int = tags.PROTO,
+        mtu: int | None = None,
+        netlink: Netlink | None = None,
+    ) -> None:
+        super().__init__(netns=netns, dstport=dstport, mtu=mtu, netlink=netlink)
+        self.protocol = protocol
+        self._vrfs: dict[str, _Vrf] = {}
+        rp = self.nl.sysctl_get("ipv4", "conf", "all", "rp_filter")
+        if rp not in (None, "0"):
+            self.warnings.append(
+                f"net.ipv4.conf.all.rp_filter={rp}: the kernel uses the larger of 'all' and the "
+                "device's value, and the reverse-path lookup ignores the VRF rules; set it to 0"
+            )
+            log.warning("%s", self.warnings[-1])
+
+    # ------------------------------------------------------------ Driver
+
+    def apply(self, changes: Sequence[Change]) -> None:
+        for change in changes:
+            try:
+                self._apply_one(change)
+            except Exception as exc:  # one bad entry never stops the batch
+                self._error(f"{type(change).__name__}: {exc}")
+        self._flush()
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "driver": self.name,
+            "netns": self.nl.netns,
+            "instances": {
+                iid: {
+                    "vni": vrf.config.vni,
+                    "table": vrf.table,
+                    "vxlan": vrf.vxlan,
+                    "router_mac": vrf.config.router_mac,
+                    "ports": sorted(vrf.ports),
+                    "routes": len(vrf.routes),
+                    "rules": len(vrf.rules),
+                }
+                for iid, vrf in sorted(self._vrfs.items())
+            },
+            "errors": self.errors,
+            "last_errors": list(self.last_errors),
+            "warnings": list(self.warnings),
+            "ignored_changes": self.ignored,
+        }
+
+    def close(self, remove: bool) -> None:
+        try:
+            if remove:
+                self.reconcile({})
+        finally:
+            self.close_netlink()
+
+    # ------------------------------------------------------------ changes
+
+    def _apply_one(self, change: Change) -> None:
+        if isinstance(change, InstanceCreated):
+            if change.config.instance_type != InstanceType.IPVPN:
+                self.ignored += 1
+                return
+            self._create(change.config)
+            return
+        if isinstance(change, (RemoteMacAdded, RemoteMacRemoved, FloodListChanged)):
+            self.ignored += 1
+            return
+        vrf = self._vrfs.get(change.instance_id)
+        if vrf is None:
+            self.ignored += 1
+            return
+        if isinstance(change, InstanceRemoved):
+            self._remove(vrf)
+        elif isinstance(change, PortAttached):
+            self._attach(vrf, change.port, None)
+            self._sync_rules(vrf)
+        elif isinstance(change, PortDetached):
+            self._detach(vrf, change.port)
+            self._sync_rules(vrf)
+        elif isinstance(change, RemoteRouteSet):
+            self._set_route(vrf, change.route)
+        elif isinstance(change, RemoteRouteRemoved):
+            self._remove_route(vrf, _norm_prefix(change.prefix))
+        self.applied += 1
+
+    def _create(self, config: InstanceConfig) -> None:
+        old = self._vrfs.get(config.instance_id)
+        if old is not None:
+            if old.config == config:
+                return
+            self._remove(old)
+        for other in self._vrfs.values():
+            if other.config.vni == config.vni:
+                raise ValueError(
+                    f"VNI {config.vni} of {config.instance_id} is already used by "
+                    f"{other.config.instance_id}"
+                )
+            if other.config.index == config.index:
+                raise ValueError(
+                    f"index {config.index} is already used by {other.config.instance_id}"
+                )
+        vrf = _Vrf(config)
+        self._ensure_vrf(vrf, None)
+        self._vrfs[config.instance_id] = vrf
+        for each in self._vrfs.values():  # leaks towards this VRF may now be programmable
+            self._sync_rules(each)
+
+    def _remove(self, vrf: _Vrf) -> None:
+        for prefix in list(vrf.routes):
+            self._remove_route(vrf, prefix)
+        for port in list(vrf.ports.values()):
+            self._detach(vrf, port)
+        self._flush()
+        del self._vrfs[vrf.config.instance_id]
+        vrf.ports.clear()
+        vrf.routes.clear()
+        self._sync_rules(vrf)  # drops all of its rules
+        self._flush()
+        self._delete_link(vrf.vxlan)
+        for each in self._vrfs.values():  # leaks into the removed VRF
+            self._sync_rules(each)
+
+    # ------------------------------------------------------------ the VRF device
+
+    def _ensure_vrf(self, vrf: _Vrf, report: ReconcileReport | None) -> None:
+        self._flush()
+        cfg = vrf.config
+        alias = f"{tags.ALIAS_PREFIX}ipvpn:{cfg.instance_id}"
+        vx = self.nl.link(vrf.vxlan)
+        if vx is not None and not self._vxlan_matches(vx, cfg.vni, cfg.vtep):
+            self.nl.ipr.link("del", index=vx.index)
+            if report is not None:
+                report.removed.setdefault("link", []).append(f"{vrf.vxlan} (vxlan, changed)")
+            vx = None
+        if vx is None:
+            self._create_vxlan(
+                vrf.vxlan, vni=cfg.vni, vtep=cfg.vtep, alias=alias, address=cfg.router_mac
+            )
+            vx = self.nl.link(vrf.vxlan)
+            assert vx is not None
+            if report is not None:
+                report.added.setdefault("link", []).append(f"{vrf.vxlan} (vxlan {cfg.vni})")
+        elif vx.address != cfg.router_mac:
+            self.nl.ipr.link("set", index=vx.index, address=cfg.router_mac)
+        vrf.vx_index = vx.index
+        self._set_sysctls(vrf.vxlan, proxy=False, ipv6=True)
+        if not vx.up:
+            self.nl.ipr.link("set", index=vx.index, state="up")
+
+    def _set_sysctls(self, dev: str, *, proxy: bool, ipv6: bool) -> None:
+        values: list[tuple[Sequence[str], str]] = [
+            (("ipv4", "conf", dev, "forwarding"), "1"),
+            (("ipv4", "conf", dev, "rp_filter"), "0"),
+        ]
+        if proxy:
+            values.append((("ipv4", "conf", dev, "proxy_arp"), "1"))
+        if ipv6:
+            values.append((("ipv6", "conf", dev, "force_forwarding"), "1"))
+            if proxy:
+                values.append((("ipv6", "conf", dev, "proxy_ndp"), "1"))
+        for key in self.nl.sysctl_set(values):
+            self._error(f"sysctl {key} could not be set")
+
+    # ------------------------------------------------------------ ports
+
+    def _attach(self, vrf: _Vrf, port: LocalPort, report: ReconcileReport | None) -> None:
+        self._flush()
+        link = self.nl.link(port.name)
+        if port.netns is not None:
+            vx = self.nl.link(vrf.vxlan)
+            mtu = vx.mtu if vx is not None else self._vxlan_mtu(vrf.config.vtep)
+            index = self._ensure_netns_port(port, mtu)
+            if link is None and report is not None:
+                report.added.setdefault("port", []).append(f"{port.name} (netns {port.netns})")
+        elif link is None:
+            raise ValueError(f"no interface {port.name}")
+        else:
+            index = link.index
+            if not link.up:
+                self.nl.ipr.link("set", index=index, state="up")
+        has_v6 = any(":" in ip for ip in port.ips) or ":" in (port.gateway_ip or "")
+        self._set_sysctls(port.name, proxy=True, ipv6=has_v6)
+        old = vrf.ports.get(port.name)
+        if old is not None and old != port:
+            self._port_objects(vrf, old, vrf.port_index[port.name], add=False)
+        vrf.ports[port.name] = port
+        vrf.port_index[port.name] = index
+        if report is None and old != port:
+            self._port_objects(vrf, port, index, add=True)
+
+    def _detach(self, vrf: _Vrf, port: LocalPort) -> None:
+        known = vrf.ports.pop(port.name, None)
+        index = vrf.port_index.pop(port.name, None)
+        if known is None or index is None:
+            return
+        self._port_objects(vrf, known, index, add=False)
+        self._flush()
+        if known.netns is not None:
+            self._remove_netns_port(known)
+        else:
+            self.nl.sysctl_set([(("ipv4", "conf", known.name, "proxy_arp"), "0")])
+
+    def _port_objects(self, vrf: _Vrf, port: LocalPort, index: int, *, add: bool) -> None:
+        """Queue the host routes, the gateway route or proxy entry of ``port``."""
+        for req in self._port_requests(vrf, port, index, add=add):
+            self._queue(req)
+        gw = port.gateway_ip
+        if gw is not None and ":" not in gw:
+            before = vrf.gateways[gw]
+            vrf.gateways[gw] += 1 if add else -1
+            if vrf.gateways[gw] <= 0:
+                del vrf.gateways[gw]
+            if (before == 0) == add:  # first user added, or last user gone
+                self._queue(self._gateway_route(vrf, gw, add))
+
+    def _port_requests(self, vrf: _Vrf, port: LocalPort, index: int, *, add: bool) -> list[Request]:
+        out = []
+        for text in port.ips:
+            ip = str(ipaddress.ip_interface(text).ip)
+            prefix = _host_prefix(ip)
+            out.append(
+                route_request(
+                    add,
+                    prefix,
+                    table=vrf.table,
+                    protocol=self.protocol,
+                    hops=[Hop(None, index)],
+                    what=f"{prefix} dev {port.name} table {vrf.table}",
+                )
+            )
+        gw = port.gateway_ip
+        if gw is not None and ":" in gw:
+            out.append(
+                neigh_request(add, index, gw, proxy=True, what=f"proxy {gw} dev {port.name}")
+            )
+        return out
+
+    def _gateway_route(self, vrf: _Vrf, gw: str, add: bool) -> Request:
+        prefix = _host_prefix(gw)
+        return route_request(
+            add,
+            prefix,
+            table=vrf.table,
+            protocol=self.protocol,
+            hops=[Hop(None, vrf.vx_index)],
+            what=f"{prefix} dev {vrf.vxlan} table {vrf.table} (gateway)",
+        )
+
+    # ------------------------------------------------------------ rules
+
+    def _rules_for(self, vrf: _Vrf) -> set[RuleKey]:
+        if vrf.config.instance_id not in self._vrfs:
+            return set()
+        ingress = [vrf.vxlan, *sorted(vrf.ports)]
+        rules: set[RuleKey] = set()
+        for family in (socket.AF_INET, socket.AF_INET6):
+            rules.add((family, tags.RULE_PREF_VXLAN, vrf.vxlan, None, vrf.table))
+            for name in vrf.ports:
+                rules.add((family, tags.RULE_PREF_PORT, name, None, vrf.table))
+        by_vni = {v.config.vni: v for v in self._vrfs.values()}
+        for prefix, route in vrf.routes.items():
+            local = [nh for nh in route.next_hops if nh.local]
+            if not local:
+                continue
+            target = by_vni.get(local[0].vni)
+            if target is None or target is vrf:
+                continue
+            family = socket.AF_INET6 if ":" in prefix else socket.AF_INET
+            for iif in ingress:
+                rules.add((family, tags.RULE_PREF_LEAK, iif, prefix, target.table))
+        return rules
+
+    def _rule_request(self, key: RuleKey, add: bool) -> Request:
+        family, pref, iif, dst, table = key
+        text = f"{'to ' + dst + ' ' if dst else ''}iif {iif} lookup {table} pref {pref}"
+        if family == socket.AF_INET6:
+            text = "-6 " + text
+        return rule_request(
+            add,
+            family=family,
+            priority=pref,
+            table=table,
+            iifname=iif,
+            dst=dst,
+            protocol=self.protocol,
+            what=text,
+        )
+
+    def _sync_rules(self, vrf: _Vrf) -> None:
+        want = self._rules_for(vrf)
+        for key in sorted(vrf.rules - want, key=repr):
+            self._queue(self._rule_request(key, False))
+        for key in sorted(want - vrf.rules, key=repr):
+            self._queue(self._rule_request(key, True))
+        vrf.rules = want
+
+    # ------------------------------------------------------------ remote routes
+
+    def _usable_hops(self, vrf: _Vrf, route: RemoteRoute) -> list[tuple[str, str, int | None]]:
+        """(VTEP, router MAC, VNI attribute) of the remote next hops, deduplicated."""
+        out: dict[str, tuple[str, str, int | None]] = {}
+        for nh in route.next_hops:
+            if nh.local:
+                continue
+            if nh.router_mac is None:
+                self._error(f"{route.prefix} via {nh.vtep}: no router MAC, next hop skipped")
+                continue
+            out.setdefault(nh.vtep, (nh.vtep, nh.router_mac, vrf.vni_attr(nh.vni)))
+        return list(out.values())
+
+    def _route_request(
+        self, vrf: _Vrf, prefix: str, hops: list[tuple[str, str, int | None]]
+    ) -> Request:
+        gws = [_nh_address(prefix, vtep) for vtep, _, _ in hops]
+        text = f"{prefix} " + " ".join(f"via {gw}" for gw in gws)
+        return route_request(
+            True,
+            prefix,
+            table=vrf.table,
+            protocol=self.protocol,
+            hops=[Hop(gw, vrf.vx_index, onlink=True) for gw in gws],
+            what=f"{text} dev {vrf.vxlan} onlink table {vrf.table}",
+        )
+
+    def _set_route(self, vrf: _Vrf, route: RemoteRoute) -> None:
+        prefix = _norm_prefix(route.prefix)
+        old = vrf.routes.get(prefix)
+        route = RemoteRoute(prefix, route.next_hops)
+        vrf.routes[prefix] = route
+        hops = self._usable_hops(vrf, route)
+        for vtep, rmac, vni in hops:
+            self._ref_nexthop(vrf, _nh_address(prefix, vtep), vtep, rmac, vni, +1)
+        was_remote = old is not None and bool(self._usable_hops(vrf, old))
+        if hops:
+            self._queue(self._route_request(vrf, prefix, hops))
+        elif was_remote:
+            self._queue(self._route_delete(vrf, prefix))
+        if old is not None:
+            for vtep, rmac, vni in self._usable_hops(vrf, old):
+                self._ref_nexthop(vrf, _nh_address(prefix, vtep), vtep, rmac, vni, -1)
+        if any(nh.local for nh in route.next_hops) or (
+            old is not None and any(nh.local for nh in old.next_hops)
+        ):
+            self._sync_rules(vrf)
+
+    def _route_delete(self, vrf: _Vrf, prefix: str) -> Request:
+        return route_request(
+            False,
+            prefix,
+            table=vrf.table,
+            protocol=self.protocol,
+            what=f"{prefix} table {vrf.table}",
+        )
+
+    def _remove_route(self, vrf: _Vrf, prefix: str) -> None:
+        old = vrf.routes.pop(prefix, None)
+        if old is None:
+            return
+        hops = self._usable_hops(vrf, old)
+        if hops:
+            self._queue(self._route_delete(vrf, prefix))
+            for vtep, rmac, vni in hops:
+                self._ref_nexthop(vrf, _nh_address(prefix, vtep), vtep, rmac, vni, -1)
+        if any(nh.local for nh in old.next_hops):
+            self._sync_rules(vrf)
+
+    def _ref_nexthop(
+        self, vrf: _Vrf, nh_ip: str, vtep: str, rmac: str, vni: int | None, delta: int
+    ) -> None:
+        """Count the routes using ``nh_ip -> rmac`` (neighbour) and ``rmac -> vtep`` (FDB);
+        program on the first user and remove after the last."""
+        refs = vrf.neigh_refs.setdefault(nh_ip, Counter())
+        refs[rmac] += delta
+        if refs[rmac] <= 0:
+            del refs[rmac]
+        mac = vrf.neigh_mac.get(nh_ip)
+        if not refs:
+            del vrf.neigh_refs[nh_ip]
+            if mac is not None:
+                del vrf.neigh_mac[nh_ip]
+                self._queue(self._neigh_request(vrf, nh_ip, None, False))
+        elif delta > 0 and mac != rmac:  # the newest router MAC wins
+            vrf.neigh_mac[nh_ip] = rmac
+            self._queue(self._neigh_request(vrf, nh_ip, rmac, True))
+        elif mac not in refs:
+            other = next(iter(refs))
+            vrf.neigh_mac[nh_ip] = other
+            self._queue(self._neigh_request(vrf, nh_ip, other, True))
+        frefs = vrf.fdb_refs.setdefault(rmac, Counter())
+        frefs[(vtep, vni)] += delta
+        if frefs[(vtep, vni)] <= 0:
+            del frefs[(vtep, vni)]
+        current = vrf.fdb_dst.get(rmac)
+        if not frefs:
+            del vrf.fdb_refs[rmac]
+            if current is not None:
+                del vrf.fdb_dst[rmac]
+                self._queue(self._fdb_request(vrf, rmac, current, False))
+        elif delta > 0 and current != (vtep, vni):
+            vrf.fdb_dst[rmac] = (vtep, vni)
+            self._queue(self._fdb_request(vrf, rmac, (vtep, vni), True))
+        elif current not in frefs:
+            dst = next(iter(frefs))
+            vrf.fdb_dst[rmac] = dst
+            self._queue(self._fdb_request(vrf, rmac, dst, True))
+
+    def _neigh_request(self, vrf: _Vrf, ip: str, rmac: str | None, add: bool) -> Request:
+        text = f"{ip} lladdr {rmac} dev {vrf.vxlan}" if add else f"{ip} dev {vrf.vxlan}"
+        return neigh_request(add, vrf.vx_index, ip, rmac, what=text)
+
+    def _fdb_request(self, vrf: _Vrf, rmac: str, dst: tuple[str, int | None], add: bool) -> Request:
+        vtep, vni = dst
+        text = f"{rmac} dev {vrf.vxlan} dst {vtep}" + (f" vni {vni}" if vni else "")
+        return fdb_request(add, vrf.vx_index, rmac, dst=vtep, permanent=True, vni=vni, what=text)
+
+    # ------------------------------------------------------------ reconcile
+
+    @staticmethod
+    def _is_ours(link: Link) -> bool:
+        return (
+            tags.index_of(link.name, tags.IPVPN_VXLAN_PREFIX) is not None and link.kind == "vxlan"
+        )
+
+    def reconcile(self, desired: Mapping[str, InstanceState]) -> ReconcileReport:
+        self._flush()
+        report = ReconcileReport()
+        want: dict[str, InstanceState] = {}
+        vnis: dict[int, str] = {}
+        indexes: dict[int, str] = {}
+        for iid, st in desired.items():
+            if st.config.instance_type != InstanceType.IPVPN:
+                continue
+            clash = vnis.get(st.config.vni) or indexes.get(st.config.index)
+            if clash is not None:
+                self._error(f"{iid}: VNI or index already used by {clash}")
+                continue
+            vnis[st.config.vni] = indexes[st.config.index] = iid
+            want[iid] = st
+        wanted_links = {f"{tags.IPVPN_VXLAN_PREFIX}{st.config.index}" for st in want.values()}
+        wanted_ports = {p.name for st in want.values() for p in st.ports if p.netns is not None}
+
+        links = self.nl.links()
+        for link in links:
+            if self._is_ours(link) and link.name not in wanted_links:
+                self.nl.ipr.link("del", index=link.index)
+                report.removed.setdefault("link", []).append(f"{link.name} ({link.kind})")
+        for link in self._stale_netns_ports(links, wanted_ports):
+            self._remove_stale_port(link, report, "ipvpn")
+
+        # the devices and ports, then the in-memory state from the desired one
+        self._vrfs = {}
+        for iid, st in want.items():
+            vrf = _Vrf(st.config)
+            try:
+                self._ensure_vrf(vrf, report)
+            except Exception as exc:
+                self._error(f"{iid}: {exc}")
+                continue
+            self._vrfs[iid] = vrf
+            for port in st.ports:
+                try:
+                    self._attach(vrf, port, report)
+                except Exception as exc:
+                    self._error(f"{iid} port {port.name}: {exc}")
+        for iid, vrf in self._vrfs.items():
+            for port in want[iid].ports:
+                if port.name in vrf.ports:
+                    self._port_objects(vrf, port, vrf.port_index[port.name], add=True)
+            for route in want[iid].routes:
+                self._set_route(vrf, route)
+            vrf.rules = self._rules_for(vrf)
+        # what that state means in the kernel, from the queued requests (not sent)
+        queued, self._pending = self._pending, []
+        want_routes: dict[tuple[int, int, str], tuple[Request, Signature]] = {}
+        want_neigh: dict[tuple[int, str], Request] = {}
+        want_fdb: dict[tuple[int, str, str], Request] = {}
+        for req in queued:
+            key, sig = _describe(req)
+            if key[0] == "route":
+                want_routes[key[1]] = (req, sig)
+            elif key[0] == "neigh":
+                want_neigh[key[1]] = req
+            elif key[0] == "fdb":
+                want_fdb[key[1]] = req
+        want_rules = {
+            key: self._rule_request(key, True) for vrf in self._vrfs.values() for key in vrf.rules
+        }
+
+        # what the kernel has
+        names = {ln.index: ln.name for ln in self.nl.links()}
+        vx_indexes = {vrf.vx_index for vrf in self._vrfs.values()}
+        have_routes: dict[tuple[int, int, str], Signature] = {}
+        for family in (socket.AF_INET, socket.AF_INET6):
+            for msg in self.nl.ipr.route("dump", family=family):
+                table = int(msg.get("RTA_TABLE") or msg["table"])
+                if msg["proto"] != self.protocol or not (
+                    tags.TABLE_BASE <= table <= tags.TABLE_BASE + tags.MAX_INDEX
+                ):
+                    continue
+                any_addr = "::" if family == socket.AF_INET6 else "0.0.0.0"
+                prefix = f"{msg.get('RTA_DST') or any_addr}/{msg['dst_len']}"
+                have_routes[(family, table, _norm_prefix(prefix))] = _signature_of(msg)
+        have_rules: set[RuleKey] = set()
+        for family in (socket.AF_INET, socket.AF_INET6):
+            for msg in self.nl.ipr.get_rules(family=family):
+                pref = msg.get("FRA_PRIORITY")
+                if pref not in tags.RULE_PREFS or msg.get("FRA_PROTOCOL") != self.protocol:
+                    continue
+                dst = msg.get("FRA_DST")
+                have_rules.add(
+                    (
+                        family,
+                        int(pref),
+                        str(msg.get("FRA_IIFNAME")),
+                        _norm_prefix(f"{dst}/{msg['dst_len']}") if dst else None,
+                        int(msg.get("FRA_TABLE") or msg["table"]),
+                    )
+                )
+        have_neigh: dict[tuple[int, str], str | None] = {}
+        for msg in self.nl.ipr.neigh("dump"):
+            if msg["ifindex"] in vx_indexes and msg["state"] & NUD_PERMANENT and msg.get("NDA_DST"):
+                have_neigh[(int(msg["ifindex"]), str(msg.get("NDA_DST")))] = msg.get("NDA_LLADDR")
+        have_fdb: set[tuple[int, str, str]] = set()
+        for msg in self.nl.ipr.fdb("dump"):
+            if msg["ifindex"] in vx_indexes and msg["flags"] & NTF_SELF and msg.get("NDA_DST"):
+                have_fdb.add(
+                    (int(msg["ifindex"]), str(msg.get("NDA_LLADDR")), str(msg.get("NDA_DST")))
+                )
+
+        todo: list[tuple[Request, str, str, bool]] = []
+        for rkey in sorted(have_rules - want_rules.keys(), key=repr):
+            req = self._rule_request(rkey, False)
+            todo.append((req, "rule", req.what, False))
+        for route_key in sorted(have_routes.keys() - want_routes.keys()):
+            _fam, table, prefix = route_key
+            req = route_request(False, prefix, table=table, protocol=self.protocol)
+            todo.append((req, "route", f"{prefix} table {table}", False))
+        for nkey in sorted(have_neigh.keys() - want_neigh.keys()):
+            req = neigh_request(False, nkey[0], nkey[1])
+            todo.append((req, "neigh", f"{nkey[1]} dev {names.get(nkey[0])}", False))
+        for fkey in sorted(have_fdb - want_fdb.keys()):
+            req = fdb_request(False, fkey[0], fkey[1], dst=fkey[2])
+            todo.append((req, "fdb", f"{fkey[1]} dev {names.get(fkey[0])} dst {fkey[2]}", False))
+        for nkey, req in want_neigh.items():
+            if nkey not in have_neigh or have_neigh[nkey] != _neigh_mac(req):
+                todo.append((req, "neigh", req.what, True))
+        for fkey, req in want_fdb.items():
+            if fkey not in have_fdb:
+                todo.append((req, "fdb", req.what, True))
+        for route_key, (req, sig) in want_routes.items():
+            if have_routes.get(route_key) != sig:
+                todo.append((req, "route", req.what, True))
+        for rkey, req in sorted(want_rules.items(), key=repr):
+            if rkey not in have_rules:
+                todo.append((req, "rule", req.what, True))
+        self._run_report(todo, report)
+        return report
+
+
+# ---------------------------------------------------------------- decoding our own requests
+
+
+def _describe(req: Request) -> tuple[tuple[str, Any], Signature]:
+    """The identity of an encoded add request (as a dump would show it) and, for routes, its
+    signature. Reconcile builds the desired state with the very code ``apply`` uses, queues the
+    requests without sending them, and compares them with the kernel's dump through this."""
+    body = req.body
+    attrs = _parse_attrs(body[12:])
+    if req.msg_type == nlm.RTM_NEWROUTE:
+        family, dst_len, _s, _t, _tb, _p, _sc, rtype, _f = struct.unpack_from("=BBBBBBBBI", body)
+        (table,) = struct.unpack("=I", attrs[nlm.RTA_TABLE])
+        dst = _addr(family, attrs[nlm.RTA_DST])
+        prefix = _norm_prefix(f"{dst}/{dst_len}")
+        hops: list[tuple[str | None, int]] = []
+        if nlm.RTA_MULTIPATH in attrs:
+            data = attrs[nlm.RTA_MULTIPATH]
+            off = 0
+            while off < len(data):
+                length, _fl, _h, oif = struct.unpack_from("=HBBi", data, off)
+                sub = _parse_attrs(data[off + 8 : off + length])
+                gw = _addr(family, sub[nlm.RTA_GATEWAY]) if nlm.RTA_GATEWAY in sub else None
+                hops.append((gw, oif))
+                off += (length + 3) & ~3
+        else:
+            gw = _addr(family, attrs[nlm.RTA_GATEWAY]) if nlm.RTA_GATEWAY in attrs else None
+            (oif,) = struct.unpack("=I", attrs[nlm.RTA_OIF]) if nlm.RTA_OIF in attrs else (0,)
+            hops.append((gw, oif))
+        return ("route", (family, table, prefix)), (rtype, tuple(sorted(hops, key=repr)))
+    if req.msg_type == nlm.RTM_NEWNEIGH:
+        family, ifindex, _state, flags = struct.unpack_from("=BxxxiHB", body)
+        if family == nlm.AF_BRIDGE:
+            mac = ":".join(f"{b:02x}" for b in attrs[nlm.NDA_LLADDR])
+            dst = _addr(
+                socket.AF_INET6 if len(attrs[nlm.NDA_DST]) == 16 else socket.AF_INET,
+                attrs[nlm.NDA_DST],
+            )
+            return ("fdb", (ifindex, mac, dst)), (0, ())
+        if flags & nlm.NTF_PROXY:
+            return ("proxy", (ifindex,)), (0, ())
+        return ("neigh", (ifindex, _addr(family, attrs[nlm.NDA_DST]))), (0, ())
+    return ("other", None), (0, ())
+
+
+def _neigh_mac(req: Request) -> str | None:
+    mac = _parse_attrs(req.body[12:]).get(nlm.NDA_LLADDR)
+    return None if mac is None else ":".join(f"{b:02x}" for b in mac)
+
+
+def _parse_attrs(data: bytes) -> dict[int, bytes]:
+    out: dict[int, bytes] = {}
+    off = 0
+    while off + 4 <= len(data):
+        length, kind = struct.unpack_from("=HH", data, off)
+        if length < 4:
+            break
+        out[kind & 0x3FFF] = data[off + 4 : off + length]
+        off += (length + 3) & ~3
+    return out
+
+
+def _addr(family: int, raw: bytes) -> str:
+    return (
+        str(ipaddress.ip_address(raw)) if family in (socket.AF_INET, socket.AF_INET6) else raw.hex()
+    )
+
+
+def _signature_of(msg: Any) -> Signature:
+    hops: list[tuple[str | None, int]] = []
+    multipath = msg.get("RTA_MULTIPATH")
+    if multipath:
+        for nh in multipath:
+            gw = nh.get("RTA_GATEWAY")
+            hops.append((str(ipaddress.ip_address(gw)) if gw else None, int(nh["oif"])))
+    else:
+        gw = msg.get("RTA_GATEWAY")
+        hops.append((str(ipaddress.ip_address(gw)) if gw else None, int(msg.get("RTA_OIF") or 0)))
+    return (int(msg["type"]), tuple(sorted(hops, key=repr)))
+
+
+__all__ = ["LinuxIpvpnDriver"]

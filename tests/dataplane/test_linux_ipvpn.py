@@ -1,0 +1,365 @@
+"""LinuxIpvpnDriver against the real kernel: a routing table per VRF selected by policy rules,
+VXLAN with router MACs between two namespaced hosts, real ICMP between VM namespaces."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from conftest import VTEP_A, VTEP_B, Lab, no_ping, pings
+from pyroute2 import IPRoute  # type: ignore[import-untyped]
+
+from bgpvpn.dataplane.linux import LinuxIpvpnDriver
+from bgpvpn.dataplane.linux.netlink import netns_exists
+from bgpvpn.dataplane.model import (
+    Change,
+    InstanceConfig,
+    InstanceCreated,
+    InstanceRemoved,
+    InstanceState,
+    LocalPort,
+    NextHop,
+    PortAttached,
+    PortDetached,
+    RemoteRoute,
+    RemoteRouteRemoved,
+    RemoteRouteSet,
+)
+from bgpvpn.vpn.model import Encapsulation, InstanceType
+
+RMAC_A = "02:00:00:aa:00:01"
+RMAC_B = "02:00:00:bb:00:01"
+
+
+def vrf(iid: str, vni: int, vtep: str, index: int) -> InstanceConfig:
+    return InstanceConfig(
+        instance_id=iid,
+        instance_type=InstanceType.IPVPN,
+        vni=vni,
+        encapsulation=Encapsulation.VXLAN,
+        vtep=vtep,
+        router_mac=(RMAC_A if vtep == VTEP_A else RMAC_B)[:-2] + f"{index:02x}",
+        index=index,
+    )
+
+
+def via(cfg: InstanceConfig, prefix: str) -> RemoteRoute:
+    """The route the other host receives for ``prefix`` of ``cfg``'s host."""
+    return RemoteRoute(prefix, (NextHop(cfg.vtep, cfg.vni, cfg.router_mac),))
+
+
+def port(name: str, ns: str, ip: str, gw: str, n: int) -> LocalPort:
+    return LocalPort(name, f"52:54:00:00:0{n}:01", (ip,), gateway_ip=gw, netns=ns)
+
+
+def snapshot(ns: str) -> dict[str, Any]:
+    """Links, our routes (every table but local), rules, permanent neighbours and VXLAN FDB."""
+    with IPRoute(netns=ns, flags=0, groups=0) as ipr:
+        names = {int(m["index"]): m.get("IFLA_IFNAME") for m in ipr.get_links()}
+        routes = sorted(
+            (
+                (
+                    fam,
+                    m.get("RTA_TABLE"),
+                    m.get("RTA_DST"),
+                    m["dst_len"],
+                    m["proto"],
+                    m.get("RTA_GATEWAY"),
+                    names.get(m.get("RTA_OIF")),
+                    repr(m.get("RTA_MULTIPATH")),
+                )
+                for fam in (socket.AF_INET, socket.AF_INET6)
+                for m in ipr.route("dump", family=fam)
+                if m.get("RTA_TABLE") != 255 and not str(m.get("RTA_DST")).startswith("fe80")
+                if m.get("RTA_DST") != "ff00::"
+            ),
+            key=repr,
+        )
+        rules = sorted(
+            (
+                (
+                    fam,
+                    m.get("FRA_PRIORITY"),
+                    m.get("FRA_IIFNAME"),
+                    m.get("FRA_DST"),
+                    m.get("FRA_TABLE"),
+                    m.get("FRA_PROTOCOL"),
+                )
+                for fam in (socket.AF_INET, socket.AF_INET6)
+                for m in ipr.get_rules(family=fam)
+            ),
+            key=repr,
+        )
+        neigh = sorted(
+            (names.get(m["ifindex"]), m.get("NDA_DST"), m.get("NDA_LLADDR"))
+            for m in ipr.neigh("dump")
+            if m["state"] & 0x80
+        )
+        fdb = sorted(
+            (names.get(m["ifindex"]), m.get("NDA_LLADDR"), m.get("NDA_DST"))
+            for m in ipr.fdb("dump")
+            if m.get("NDA_DST")
+        )
+        links = sorted(str(n) for n in names.values())
+    return {"links": links, "routes": routes, "rules": rules, "neigh": neigh, "fdb": fdb}
+
+
+@pytest.fixture
+def drivers(lab: Lab) -> Iterator[tuple[LinuxIpvpnDriver, LinuxIpvpnDriver]]:
+    a = LinuxIpvpnDriver(netns=lab.a)
+    b = LinuxIpvpnDriver(netns=lab.b)
+    try:
+        yield a, b
+    finally:
+        for d in (a, b):
+            d.close(remove=True)
+
+
+def setup_vrf1(lab: Lab, a: LinuxIpvpnDriver, b: LinuxIpvpnDriver) -> dict[str, Any]:
+    """VRF 1 (VNI 1000) on both hosts: VM A 198.51.100.10/24, VM B 198.51.100.20/24 (the same
+    subnet, as in DATAPLANE.md) and VM B2 192.0.2.20/24 (another subnet)."""
+    cfg_a, cfg_b = vrf("vrf1", 1000, VTEP_A, 1), vrf("vrf1", 1000, VTEP_B, 1)
+    vm_a, vm_b, vm_b2 = lab.ns("ipa1"), lab.ns("ipb1"), lab.ns("ipb2")
+    pa = port("tapa1", vm_a, "198.51.100.10/24", "198.51.100.1", 1)
+    pb = port("tapb1", vm_b, "198.51.100.20/24", "198.51.100.1", 2)
+    pb2 = port("tapb2", vm_b2, "192.0.2.20/24", "192.0.2.1", 3)
+    changes_a: list[Change] = [
+        InstanceCreated(cfg_a),
+        PortAttached("vrf1", pa),
+        RemoteRouteSet("vrf1", via(cfg_b, "198.51.100.20/32")),
+        RemoteRouteSet("vrf1", via(cfg_b, "192.0.2.20/32")),
+    ]
+    changes_b: list[Change] = [
+        InstanceCreated(cfg_b),
+        PortAttached("vrf1", pb),
+        PortAttached("vrf1", pb2),
+        RemoteRouteSet("vrf1", via(cfg_a, "198.51.100.10/32")),
+    ]
+    a.apply(changes_a)
+    b.apply(changes_b)
+    assert a.errors == 0 and b.errors == 0, (list(a.last_errors), list(b.last_errors))
+    return {
+        "cfg_a": cfg_a,
+        "cfg_b": cfg_b,
+        "vm_a": vm_a,
+        "vm_b": vm_b,
+        "vm_b2": vm_b2,
+        "pa": pa,
+        "pb": pb,
+    }
+
+
+def test_ping_across_hosts_same_and_other_subnet(
+    lab: Lab, drivers: tuple[LinuxIpvpnDriver, LinuxIpvpnDriver]
+) -> None:
+    a, b = drivers
+    t = setup_vrf1(lab, a, b)
+    assert pings(t["vm_a"], "198.51.100.20")  # same /24: proxy ARP answers, routed over VXLAN
+    assert pings(t["vm_a"], "192.0.2.20")  # another subnet: via the gateway (proxy ARP)
+    assert pings(t["vm_b2"], "198.51.100.10")
+    snap = snapshot(lab.a)
+    table = 100_001
+    assert (2, 1861, "tapa1", None, table, 186) in snap["rules"]
+    assert (2, 1862, "bvr-1", None, table, 186) in snap["rules"]
+    assert ("bvr-1", VTEP_B, t["cfg_b"].router_mac) in snap["neigh"]
+    assert ("bvr-1", t["cfg_b"].router_mac, VTEP_B) in snap["fdb"]
+    # nothing in the main table: the host itself does not route into the VRF
+    assert not [
+        r for r in snap["routes"] if r[1] == 254 and r[2] in ("198.51.100.20", "192.0.2.20")
+    ]
+
+
+def test_isolation_between_vrfs(
+    lab: Lab, drivers: tuple[LinuxIpvpnDriver, LinuxIpvpnDriver]
+) -> None:
+    """A VM in VRF 2 (same addresses plan, its own table) reaches neither VRF 1's VMs."""
+    a, b = drivers
+    t = setup_vrf1(lab, a, b)
+    cfg2 = vrf("vrf2", 2000, VTEP_A, 2)
+    vm2 = lab.ns("ipa2")
+    a.apply(
+        [
+            InstanceCreated(cfg2),
+            PortAttached("vrf2", port("tapa2", vm2, "198.51.100.30/24", "198.51.100.1", 4)),
+        ]
+    )
+    assert a.errors == 0, list(a.last_errors)
+    assert no_ping(vm2, "198.51.100.20")
+    assert no_ping(vm2, "198.51.100.10")  # the VRF 1 VM on the same host
+    assert no_ping(vm2, "192.0.2.20")
+    assert no_ping(vm2, VTEP_A)  # nor the host's underlay address
+    assert pings(t["vm_a"], "198.51.100.20")
+
+
+def test_ecmp_route_is_multipath(
+    lab: Lab, drivers: tuple[LinuxIpvpnDriver, LinuxIpvpnDriver]
+) -> None:
+    a, b = drivers
+    t = setup_vrf1(lab, a, b)
+    other = NextHop("203.0.113.3", 1000, "02:00:00:cc:00:01")
+    a.apply(
+        [
+            RemoteRouteSet(
+                "vrf1", RemoteRoute("198.51.100.20/32", (*via(t["cfg_b"], "x").next_hops, other))
+            )
+        ]
+    )
+    assert a.errors == 0, list(a.last_errors)
+    with IPRoute(netns=lab.a, flags=0, groups=0) as ipr:
+        (route,) = [
+            r for r in ipr.route("dump", table=100_001) if r.get("RTA_DST") == "198.51.100.20"
+        ]
+        gws = sorted(nh.get("RTA_GATEWAY") for nh in route.get("RTA_MULTIPATH"))
+    assert gws == [VTEP_B, "203.0.113.3"]
+    assert ("bvr-1", "203.0.113.3", "02:00:00:cc:00:01") in snapshot(lab.a)["neigh"]
+    # back to one path: the other next hop's neighbour and FDB entries go
+    a.apply([RemoteRouteSet("vrf1", via(t["cfg_b"], "198.51.100.20/32"))])
+    snap = snapshot(lab.a)
+    assert not [n for n in snap["neigh"] if n[1] == "203.0.113.3"]
+    assert not [f for f in snap["fdb"] if f[2] == "203.0.113.3"]
+    assert pings(t["vm_a"], "198.51.100.20")
+
+
+def test_route_leaking_between_local_vrfs(lab: Lab) -> None:
+    """VRF 1 and VRF 3 on one host leak each other's VM prefix (NextHop.local): the VMs ping
+    each other; a VRF 4 VM that has no leak cannot reach either."""
+    d = LinuxIpvpnDriver(netns=lab.a)
+    try:
+        c1, c3, c4 = (
+            vrf("vrf1", 1000, VTEP_A, 1),
+            vrf("vrf3", 3000, VTEP_A, 3),
+            vrf("vrf4", 4000, VTEP_A, 4),
+        )
+        vm1, vm3, vm4 = lab.ns("lk1"), lab.ns("lk3"), lab.ns("lk4")
+        d.apply(
+            [
+                InstanceCreated(c1),
+                InstanceCreated(c3),
+                InstanceCreated(c4),
+                PortAttached("vrf1", port("tap1", vm1, "198.51.100.10/24", "198.51.100.1", 1)),
+                PortAttached("vrf3", port("tap3", vm3, "192.0.2.10/24", "192.0.2.1", 3)),
+                PortAttached("vrf4", port("tap4", vm4, "192.0.2.11/24", "192.0.2.1", 4)),
+                RemoteRouteSet(
+                    "vrf1", RemoteRoute("192.0.2.10/32", (NextHop(VTEP_A, 3000, local=True),))
+                ),
+                RemoteRouteSet(
+                    "vrf3", RemoteRoute("198.51.100.10/32", (NextHop(VTEP_A, 1000, local=True),))
+                ),
+            ]
+        )
+        assert d.errors == 0, list(d.last_errors)
+        assert pings(vm1, "192.0.2.10")
+        assert pings(vm3, "198.51.100.10")
+        assert no_ping(vm4, "198.51.100.10")
+        d.apply([RemoteRouteRemoved("vrf1", "192.0.2.10/32")])
+        assert no_ping(vm1, "192.0.2.10")
+        rules = snapshot(lab.a)["rules"]
+        assert [r for r in rules if r[1] == 1860] == [
+            (2, 1860, "bvr-3", "198.51.100.10", 100_001, 186),
+            (2, 1860, "tap3", "198.51.100.10", 100_001, 186),
+        ]
+    finally:
+        d.close(remove=True)
+
+
+def test_detach_stops_traffic_and_removal_leaves_nothing(
+    lab: Lab, drivers: tuple[LinuxIpvpnDriver, LinuxIpvpnDriver]
+) -> None:
+    a, b = drivers
+    before = snapshot(lab.a)
+    t = setup_vrf1(lab, a, b)
+    assert pings(t["vm_a"], "198.51.100.20")
+    b.apply([PortDetached("vrf1", t["pb"])])
+    assert not netns_exists(t["vm_b"])
+    assert no_ping(t["vm_a"], "198.51.100.20")
+    a.apply([PortDetached("vrf1", t["pa"])])
+    assert not netns_exists(t["vm_a"])
+    a.apply(
+        [
+            RemoteRouteRemoved("vrf1", "198.51.100.20/32"),
+            RemoteRouteRemoved("vrf1", "192.0.2.20/32"),
+        ]
+    )
+    a.apply([InstanceRemoved("vrf1")])
+    assert a.errors == 0, list(a.last_errors)
+    assert snapshot(lab.a) == before
+
+
+def test_close_removes_only_tagged_objects(lab: Lab) -> None:
+    with IPRoute(netns=lab.a, flags=0, groups=0) as ipr:
+        ipr.link("add", ifname="usertap0", kind="veth", peer="usertap1")
+        ipr.rule("add", iifname="usertap0", table=100_001, priority=1861)  # our range, no proto
+        ipr.rule("add", iifname="usertap1", table=500, priority=1000)
+        idx = ipr.link_lookup(ifname="usertap0")[0]
+        ipr.link("set", index=idx, state="up")
+        ipr.route("add", dst="192.0.2.99/32", oif=idx, table=100_001, proto=4)  # static
+    before = snapshot(lab.a)
+    d = LinuxIpvpnDriver(netns=lab.a)
+    cfg = vrf("vrf1", 1000, VTEP_A, 1)
+    d.apply(
+        [
+            InstanceCreated(cfg),
+            PortAttached(
+                "vrf1", port("tapa1", lab.ns("ipa1"), "198.51.100.10/24", "198.51.100.1", 1)
+            ),
+            PortAttached(
+                "vrf1",
+                LocalPort("usertap1", "52:54:00:00:09:01", ("198.51.100.11/24",), "198.51.100.1"),
+            ),
+            RemoteRouteSet("vrf1", via(vrf("vrf1", 1000, VTEP_B, 1), "198.51.100.20/32")),
+        ]
+    )
+    assert d.errors == 0, list(d.last_errors)
+    d.close(remove=True)
+    assert snapshot(lab.a) == before
+
+
+def test_reconcile_after_a_crash_gives_exactly_the_desired_state(
+    lab: Lab, drivers: tuple[LinuxIpvpnDriver, LinuxIpvpnDriver]
+) -> None:
+    a, b = drivers
+    t = setup_vrf1(lab, a, b)
+    want = snapshot(lab.a)
+    desired = {
+        "vrf1": InstanceState(
+            config=t["cfg_a"],
+            ports=(t["pa"],),
+            routes=(via(t["cfg_b"], "198.51.100.20/32"), via(t["cfg_b"], "192.0.2.20/32")),
+        )
+    }
+    with IPRoute(netns=lab.a, flags=0, groups=0) as ipr:
+        vx = ipr.link_lookup(ifname="bvr-1")[0]
+        ipr.neigh("del", ifindex=vx, dst=VTEP_B)  # lost
+        ipr.route("del", dst="192.0.2.20/32", table=100_001)  # lost
+        ipr.route(
+            "add", dst="203.0.113.77/32", gateway=VTEP_B, oif=vx, flags=4, table=100_001, proto=186
+        )  # stale
+        ipr.route("add", dst="192.0.2.50/32", oif=vx, table=100_009, proto=186)  # a stale VRF's
+        ipr.rule("add", iifname="bvr-9", table=100_009, priority=1862, protocol=186)  # stale
+        ipr.link(
+            "add", ifname="bvr-9", kind="vxlan", vxlan_id=9000, vxlan_local=VTEP_A, vxlan_port=4789
+        )
+        ipr.neigh("add", ifindex=vx, dst="203.0.113.88", lladdr="02:00:00:00:88:88", state=0x80)
+    fresh = LinuxIpvpnDriver(netns=lab.a)
+    try:
+        report = fresh.reconcile(desired)
+        assert fresh.errors == 0, list(fresh.last_errors)
+        assert report.removed["link"] == ["bvr-9 (vxlan)"]
+        assert report.removed["rule"] == ["iif bvr-9 lookup 100009 pref 1862"]
+        assert sorted(report.removed["route"]) == [
+            "192.0.2.50/32 table 100009",
+            "203.0.113.77/32 table 100001",
+        ]
+        assert report.removed["neigh"] == ["203.0.113.88 dev bvr-1"]
+        assert report.added["neigh"] == [f"{VTEP_B} lladdr {t['cfg_b'].router_mac} dev bvr-1"]
+        assert report.added["route"] == [
+            f"192.0.2.20/32 via {VTEP_B} dev bvr-1 onlink table 100001"
+        ]
+        assert snapshot(lab.a) == want
+        assert pings(t["vm_a"], "198.51.100.20")
+        again = fresh.reconcile(desired)
+        assert not again.changed, again
+    finally:
+        fresh.close(remove=False)
