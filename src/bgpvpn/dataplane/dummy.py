@@ -97,7 +97,12 @@ class DummyDriver:
 
     def _apply_one(self, c: Change) -> None:
         st = self._state
-        if isinstance(c, InstanceCreated):
+        t = type(c)
+        if t is RemoteMacAdded:
+            st[c.instance_id].macs.add(c.entry)  # type: ignore[union-attr]
+        elif t is RemoteMacRemoved:
+            st[c.instance_id].macs.discard(c.entry)  # type: ignore[union-attr]
+        elif isinstance(c, InstanceCreated):
             old = st.get(c.config.instance_id)
             if old is None:
                 st[c.config.instance_id] = _Programmed(c.config)
@@ -109,10 +114,6 @@ class DummyDriver:
             st[c.instance_id].ports[(c.port.name, c.port.mac)] = c.port
         elif isinstance(c, PortDetached):
             del st[c.instance_id].ports[(c.port.name, c.port.mac)]
-        elif isinstance(c, RemoteMacAdded):
-            st[c.instance_id].macs.add(c.entry)
-        elif isinstance(c, RemoteMacRemoved):
-            st[c.instance_id].macs.discard(c.entry)
         elif isinstance(c, RemoteRouteSet):
             st[c.instance_id].routes[c.route.prefix] = c.route
         elif isinstance(c, RemoteRouteRemoved):

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bgpvpn.vpn.model import Encapsulation, PortAttachment, StaticRoute
+from bgpvpn.vpn.validate import iface
 from bgpvpn.wire.attributes import AsPath, PathAttributes, PmsiTunnel
 from bgpvpn.wire.communities import (
     EC_EVPN,
@@ -77,10 +78,11 @@ class Advert:
     data: bytes | None
     attrs: PathAttributes
     route: VpnRoute | EvpnRoute
+    text: str = ""  # str(route); builders give it directly where that is cheaper
 
-    @property
-    def text(self) -> str:
-        return str(self.route)
+    def __post_init__(self) -> None:
+        if not self.text:
+            object.__setattr__(self, "text", str(self.route))
 
     def to_json(self) -> dict[str, Any]:
         out = self.route.to_json()
@@ -101,7 +103,11 @@ class AdvertContext:
     router_mac: bytes
     export_rts: tuple[bytes, ...]
     local_pref: int | None
+    rd_text: str = ""
     _attrs: dict[tuple[object, ...], PathAttributes] = field(default_factory=dict, init=False)
+
+    def __post_init__(self) -> None:
+        self.rd_text = str(self.rd)
 
     def attrs(
         self,
@@ -182,12 +188,11 @@ def _networks(
 ) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     out: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
     for text in att.ips:
-        iface = ipaddress.ip_interface(text)
-        host = ipaddress.ip_network(iface.ip)
-        if host not in out:
-            out.append(host)
-        if subnets and iface.network != host and iface.network not in out:
-            out.append(iface.network)
+        i = iface(text)
+        if i.host not in out:
+            out.append(i.host)
+        if subnets and i.network != i.host and i.network not in out:
+            out.append(i.network)
     return out
 
 
@@ -207,17 +212,22 @@ def evpn_port_routes(
     mac = bytes.fromhex(att.mac.replace(":", ""))
     label = (label_value(ctx.vni, ctx.encap),)
     out: list[Advert] = []
-    ips = [b""] + [ipaddress.ip_interface(t).ip.packed for t in att.ips]
-    for ip in dict.fromkeys(ips):
+    head = f"[type-2] {ctx.rd_text} ethernet_tag=0 mac={att.mac}"
+    tail = f" labels=[{label[0]}]"
+    ips = {b"": ""}
+    for t in att.ips:
+        i = iface(t)
+        ips.setdefault(i.packed, f" ip={i.ip}")
+    for ip, ip_text in ips.items():
         route = EvpnRoute(
             EvpnRouteType.MAC_IP_ADVERTISEMENT, ctx.rd, ZERO_ESI, 0, mac, ip, labels=label
         )
         key, data = route.to_wire()
-        out.append(Advert(EVPN, key, data, attrs, route))
+        out.append(Advert(EVPN, key, data, attrs, route, head + ip_text + tail))
     if type5:
         t5 = ctx.attrs(router_mac=True, local_pref=att.local_pref)
         for text in att.ips:
-            net = ipaddress.ip_interface(text).network
+            net = iface(text).network
             if net.prefixlen != net.max_prefixlen:
                 out.append(type5_route(ctx, net, t5))
     return out

@@ -77,12 +77,15 @@ def next_hop_address(nh: bytes) -> bytes:
     return nh
 
 
-_info_cache: dict[PathAttributes, AttrInfo] = {}
+# keyed by id(): the entry holds the attribute set, so its id cannot be reused while cached
+_info_cache: dict[int, tuple[PathAttributes, AttrInfo]] = {}
 
 
 def attr_info(attrs: PathAttributes) -> AttrInfo:
-    info = _info_cache.get(attrs)
-    if info is None:
+    hit = _info_cache.get(id(attrs))
+    if hit is not None:
+        return hit[1]
+    if True:
         vtep_raw = next_hop_address(attrs.next_hop or b"")
         encap: Encapsulation | None = None
         router_mac = None
@@ -108,14 +111,17 @@ def attr_info(attrs: PathAttributes) -> AttrInfo:
         )
         if len(_info_cache) >= _CACHE_MAX:
             _info_cache.clear()
-        _info_cache[attrs] = info
+        _info_cache[id(attrs)] = (attrs, info)
     return info
+
+
+_VXLAN = Encapsulation.VXLAN
 
 
 def label_to_vni(field: bytes, encap: Encapsulation | None) -> int:
     """A 24-bit label field: the VNI itself with VXLAN, else an MPLS label (>> 4)."""
     raw = int.from_bytes(field, "big")
-    return raw if encap == Encapsulation.VXLAN else raw >> 4
+    return raw if encap is _VXLAN else raw >> 4
 
 
 def _dest_text(dest: bytes) -> str:
@@ -418,6 +424,26 @@ class ImportTable:
     def _mac_changed(self, mac: bytes, notify: bool = True) -> None:
         keys = self.macs.get(mac, ())
         paths = self.paths
+        if len(keys) == 1 and mac not in self.local_seq:  # the common case, kept short
+            k = keys[0]
+            attrs, _, data = paths[k]
+            info = attr_info(attrs)
+            iplen = k[20] >> 3
+            entry = RemoteMac(
+                mac.hex(":"),
+                info.vtep,
+                label_to_vni(data[10:13], info.encap),
+                ip_to_text(k[21 : 21 + iplen]) if iplen else None,
+            )
+            old = self.mac_entries.get(mac)
+            if old is not None:
+                if old == (entry,):
+                    return
+                for e in old:
+                    self.emit(RemoteMacRemoved(self.instance_id, e))
+            self.mac_entries[mac] = (entry,)
+            self.emit(RemoteMacAdded(self.instance_id, entry))
+            return
         win_seq = -1
         win_ip = b""
         for k in keys:
@@ -430,7 +456,7 @@ class ImportTable:
             not keys or local > win_seq or (local == win_seq and self.vtep_raw < win_ip)
         )
         if not local_wins and keys:
-            text = mac_to_text(mac)
+            text = mac.hex(":")
             out = []
             for k in keys:
                 attrs, _, data = paths[k]

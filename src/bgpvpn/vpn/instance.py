@@ -41,6 +41,7 @@ from bgpvpn.vpn.model import (
     StaticRoute,
     netns_port_names,
 )
+from bgpvpn.vpn.validate import iface
 from bgpvpn.wire.attributes import PathAttributes
 from bgpvpn.wire.communities import route_target_from_text
 from bgpvpn.wire.family import EVPN, VPNV4, VPNV6, Family
@@ -77,7 +78,9 @@ class Instance:
         emit: Callable[[Change], None],
         journal: Journal,
         source_of: Callable[[str], PathSource],
+        on_imports: Callable[[str], None],
     ) -> None:
+        self.on_imports = on_imports
         self.spec = spec
         self.index = index
         self.rd = rd
@@ -156,6 +159,7 @@ class Instance:
                 continue
             raw = rt_raw(rt)
             self._import_raw = self._import_raw | {raw}
+            self.on_imports(self.spec.instance_id)
             self._subs[rt] = [self.rib.subscribe(fam, raw, cb) for fam, cb in fams]
 
     # ---------------------------------------------------------------- intent changes
@@ -170,6 +174,7 @@ class Instance:
                     self.rib.unsubscribe(sub)
             keep = frozenset(rt_raw(t) for t in imports)
             self._import_raw = keep
+            self.on_imports(self.spec.instance_id)
 
             def wanted(info: AttrInfo) -> bool:
                 return bool(info.rts & keep)
@@ -196,11 +201,11 @@ class Instance:
         old = self.ports.get(pk)
         if old is not None:
             for ip in old.ips:
-                self.ip_owner.pop(str(ipaddress.ip_interface(ip).ip), None)
+                self.ip_owner.pop(iface(ip).ip, None)
         self.ports[pk] = att
         self.mac_port[att.mac] = att.port
         for ip in att.ips:
-            self.ip_owner[str(ipaddress.ip_interface(ip).ip)] = pk
+            self.ip_owner[iface(ip).ip] = pk
         if self.evpn:
             self.table.claim_local(mac_from_text(att.mac), fresh=old is None)
         self._advertise_port(att)
@@ -214,7 +219,7 @@ class Instance:
         att = self.ports.pop((port, mac))
         self.mac_port.pop(mac, None)
         for ip in att.ips:
-            self.ip_owner.pop(str(ipaddress.ip_interface(ip).ip), None)
+            self.ip_owner.pop(iface(ip).ip, None)
         self._set_owned(("port", port, mac), [])
         if self.evpn:
             self.table.release_local(mac_from_text(mac))

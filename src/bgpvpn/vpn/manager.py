@@ -159,7 +159,9 @@ class VpnManager:
         self._recording = False
         self._before: dict[FamilyKey, Advert | None] = {}
         self._after: dict[FamilyKey, Advert | None] = {}
-        self._rtc: frozenset[bytes] = frozenset()
+        self._rt_refs: dict[bytes, int] = {}
+        self._rt_seen: dict[str, frozenset[bytes]] = {}
+        self._rt_dirty: set[str] = set()
         self._local_source = _Source(True, False, rib.router_id, b"")
         self._unknown_source = _Source(False, True, b"\xff" * 4, b"\xff" * 4)
         self.restore_errors: list[str] = []
@@ -262,16 +264,32 @@ class VpnManager:
             tuple(added), tuple(gone), tuple(created), tuple(removed), tuple(updated)
         )
 
+    def _imports_changed(self, instance_id: str) -> None:
+        self._rt_dirty.add(instance_id)
+
     def _update_rtc(self) -> None:
         """RT constraint: this host asks for the union of its instances' import RTs (never the
-        export RTs)."""
-        rts: set[bytes] = set()
-        for inst in self._instances.values():
-            rts.update(inst._import_raw)
-        fresh = frozenset(rts)
-        if fresh != self._rtc:
-            self._rtc = fresh
-            self.rib.set_local_memberships(sorted(fresh))
+        export RTs). Counted per RT, so that a call costs only what it changed."""
+        refs = self._rt_refs
+        changed = False
+        for iid in self._rt_dirty:
+            inst = self._instances.get(iid)
+            old = self._rt_seen.pop(iid, frozenset())
+            new = inst._import_raw if inst is not None else frozenset()
+            if inst is not None:
+                self._rt_seen[iid] = new
+            for rt in old - new:
+                refs[rt] -= 1
+                if not refs[rt]:
+                    del refs[rt]
+                    changed = True
+            for rt in new - old:
+                n = refs.get(rt, 0)
+                refs[rt] = n + 1
+                changed |= n == 0
+        self._rt_dirty.clear()
+        if changed:
+            self.rib.set_local_memberships(refs)
 
     def _get(self, instance_id: str) -> Instance:
         inst = self._instances.get(instance_id) if isinstance(instance_id, str) else None
@@ -369,6 +387,7 @@ class VpnManager:
             emit=self._emitter(spec.instance_type),
             journal=self._journal,
             source_of=self._source_of,
+            on_imports=self._imports_changed,
         )
         self._instances[spec.instance_id] = inst
         inst.start()
@@ -379,6 +398,7 @@ class VpnManager:
             inst.detach(port, mac)
         inst.stop()
         del self._instances[inst.instance_id]
+        self._rt_dirty.add(inst.instance_id)
         self._indexes.release(inst.index)
         self._vni_pool.release(inst.vni)
         self._rds.pop(inst.rd, None)
@@ -545,7 +565,7 @@ class VpnManager:
                 )
             macs[mk] = att.port
             for n, text in enumerate(att.ips):
-                ip = str(ipaddress.ip_interface(text).ip)
+                ip = validate.iface(text).ip
                 owner = ips.get((iid, ip))
                 if owner is None and inst is not None:
                     owner = inst.ip_owner.get(ip)
@@ -778,6 +798,7 @@ class VpnManager:
             with self.batch():
                 for inst in list(self._instances.values()):
                     inst.stop()
+                    self._rt_dirty.add(inst.instance_id)
                 self._instances.clear()
                 self._update_rtc()
             self._pending.clear()

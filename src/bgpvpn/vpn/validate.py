@@ -5,7 +5,9 @@ the current state (409, 404) are the manager's business, not this module's."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import ipaddress
+from typing import NamedTuple
 
 from bgpvpn.vpn.model import (
     MAX_LABEL,
@@ -17,10 +19,10 @@ from bgpvpn.vpn.model import (
     Readvertise,
     StaticRoute,
     VpnError,
-    parse_interface_address,
     parse_ip,
     parse_mac,
     parse_rd,
+    parse_route_target,
     parse_route_targets,
     parse_vni,
 )
@@ -28,6 +30,55 @@ from bgpvpn.wire.communities import community_from_text
 from bgpvpn.wire.errors import TextFormError
 
 MAX_ID = 200
+
+
+class Iface(NamedTuple):
+    """An interface address, parsed once (``ipaddress`` is slow: cached by text)."""
+
+    text: str  # canonical "198.51.100.1/24"
+    ip: str  # "198.51.100.1"
+    packed: bytes
+    network: ipaddress.IPv4Network | ipaddress.IPv6Network
+    host: ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@functools.lru_cache(maxsize=65536)
+def _iface(text: str) -> Iface | None:
+    try:
+        i = ipaddress.ip_interface(text.strip())
+    except ValueError:
+        return None
+    return Iface(str(i), str(i.ip), i.ip.packed, i.network, ipaddress.ip_network(i.ip))
+
+
+@functools.lru_cache(maxsize=65536)
+def _rt(text: str) -> str | None:
+    try:
+        return parse_route_target(text, "")
+    except VpnError:
+        return None
+
+
+def route_targets(values: object, field: str) -> tuple[str, ...]:
+    """``parse_route_targets`` with each text's canonical form cached."""
+    if isinstance(values, (list, tuple)) and all(isinstance(v, str) for v in values):
+        out: list[str] = []
+        for i, v in enumerate(values):
+            rt = _rt(v)
+            if rt is None:
+                parse_route_target(v, f"{field}[{i}]")  # raises, naming the field
+            elif rt not in out:
+                out.append(rt)
+        return tuple(out)
+    return parse_route_targets(values, field)
+
+
+def iface(text: str, field: str = "ips") -> Iface:
+    """``198.51.100.1/24`` (no length: /32 or /128) parsed, or VpnError naming ``field``."""
+    got = _iface(str(text))
+    if got is None:
+        raise VpnError(field, f"{text!r} is not an IP address with a prefix length")
+    return got
 
 
 def instance_id(value: object, field: str = "instance_id") -> str:
@@ -82,8 +133,8 @@ def spec(s: InstanceSpec) -> InstanceSpec:
         s,
         instance_id=instance_id(s.instance_id),
         instance_type=kind,
-        import_rts=parse_route_targets(s.import_rts, "import_rts"),
-        export_rts=parse_route_targets(s.export_rts, "export_rts"),
+        import_rts=route_targets(s.import_rts, "import_rts"),
+        export_rts=route_targets(s.export_rts, "export_rts"),
         rd=parse_rd(s.rd, "rd") if s.rd is not None else None,
         vni=parse_vni(s.vni, "vni", max_vni(encap, kind)) if s.vni is not None else None,
         encapsulation=encap,
@@ -105,7 +156,7 @@ def attachment(a: PortAttachment) -> PortAttachment:
     """The canonical form of a port attachment (addresses, MAC, route targets)."""
     ips: list[str] = []
     for i, text in enumerate(a.ips):
-        ip = parse_interface_address(text, f"ips[{i}]")
+        ip = iface(text, f"ips[{i}]").text
         if ip not in ips:
             ips.append(ip)
     readv = a.readvertise
@@ -122,8 +173,8 @@ def attachment(a: PortAttachment) -> PortAttachment:
         mac=parse_mac(a.mac, "mac"),
         ips=tuple(ips),
         gateway_ip=parse_ip(a.gateway_ip, "gateway_ip") if a.gateway_ip else None,
-        import_rts=parse_route_targets(a.import_rts, "import_rts"),
-        export_rts=parse_route_targets(a.export_rts, "export_rts"),
+        import_rts=route_targets(a.import_rts, "import_rts"),
+        export_rts=route_targets(a.export_rts, "export_rts"),
         local_pref=u32(a.local_pref, "local_pref"),
         advertise_subnet=bool(a.advertise_subnet),
         readvertise=readv,
