@@ -210,9 +210,9 @@ def test_routes_cross_between_two_daemons(daemons: tuple[str, str]) -> None:
 def test_lease_expires_and_bad_input_is_refused(daemons: tuple[str, str]) -> None:
     a, b = daemons
     wait_until(lambda: _established(a) and _established(b))
-    cli_json(a, "announce", "198.51.100.0/24", "--lease", "2")
+    cli_json(a, "announce", "198.51.100.0/24", "--lease", "5")
     wait_until(lambda: cli_json(b, "rib", "--family", "ipv4"))
-    wait_until(lambda: cli_json(b, "rib", "--family", "ipv4") == [], timeout=10)
+    wait_until(lambda: cli_json(b, "rib", "--family", "ipv4") == [], timeout=15)
     for args, field in (
         (("203.0.113.0/33",), "prefix"),
         (("203.0.113.0/24", "--community", "100:99999"), "communities"),

@@ -18,7 +18,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from bgpvpn import __version__
+from bgpvpn.api.bagpipe import bagpipe_router
+from bgpvpn.api.context import ApiContext
+from bgpvpn.api.lookingglass import looking_glass_router
 from bgpvpn.api.routespec import RouteSpec, RouteSpecError, build_route
+from bgpvpn.api.vpn import vpn_router
 from bgpvpn.rib import LOCAL_PEER, RouteEntry
 from bgpvpn.runtime.speaker import Speaker
 from bgpvpn.wire.communities import community_from_text, route_target_from_text
@@ -54,12 +58,42 @@ def route_json(entry: RouteEntry) -> dict[str, Any]:
     return out
 
 
-def create_app(speaker: Speaker) -> FastAPI:
+def route_id(family: Family, key: bytes) -> str:
+    """How the store names an announced route: its family and wire-form key (a label or a
+    next hop is not part of it, so announcing the route again replaces it)."""
+    return f"{family.name}:{key.hex()}"
+
+
+class _AfterChange:
+    """ASGI wrapper: after every request that may change something (not GET/HEAD), hand the
+    data-plane changes to the drivers and wake the speaker so the UPDATEs go out now."""
+
+    def __init__(self, app: Any, ctx: ApiContext) -> None:
+        self.app = app
+        self.ctx = ctx
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            if scope.get("type") == "http" and scope.get("method") not in ("GET", "HEAD"):
+                self.ctx.changed()
+
+
+def create_app(speaker: Speaker, ctx: ApiContext | None = None) -> FastAPI:
+    """The API of ``speaker``; with ``ctx`` (the daemon) also the VPN instances, the
+    BaGPipe-compatible surface, the looking glass, and announced routes kept in the store."""
     app = FastAPI(
         title="bgpvpn",
         version=__version__,
-        description="BGP VPN speaker: peers, RIB, route announcement.",
+        description="BGP VPN speaker: peers, RIB, route announcement, VPN instances.",
     )
+    store = ctx.store if ctx is not None else None
+    if ctx is not None:
+        app.include_router(vpn_router(ctx))
+        app.include_router(bagpipe_router(ctx))
+        app.include_router(looking_glass_router(ctx))
+        app.add_middleware(_AfterChange, ctx=ctx)
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -216,6 +250,13 @@ def create_app(speaker: Speaker) -> FastAPI:
     async def announce(spec: RouteSpec) -> dict[str, Any]:
         built = build_route(spec, speaker.config.bgp.asn)
         previous = speaker.rib.lookup(built.family, built.key)
+        if store is not None:
+            with store.transaction() as tx:
+                tx.put_route(
+                    route_id(built.family, built.key),
+                    spec.model_dump(mode="json", exclude_none=True),
+                    None if spec.lease is None else time.time() + spec.lease,
+                )
         speaker.rib.announce(
             built.family, built.key, built.data, built.attributes, speaker.now(), spec.lease
         )
@@ -238,9 +279,13 @@ def create_app(speaker: Speaker) -> FastAPI:
         removed = [
             route_json(e) for e in speaker.rib.local_routes(built.family) if e.key == built.key
         ]
-        if not speaker.rib.withdraw(built.family, built.key):
+        if not removed:
             field = "prefix" if spec.prefix else "route"
             raise ApiError(404, field, f"no {built.family.name} route {built.route} is announced")
+        if store is not None:
+            with store.transaction() as tx:
+                tx.delete_route(route_id(built.family, built.key))
+        speaker.rib.withdraw(built.family, built.key)
         speaker.wake()
         return {"request_id": uuid.uuid4().hex, "added": [], "removed": removed}
 

@@ -13,8 +13,10 @@ import typer
 import uvicorn
 
 from bgpvpn.api.app import create_app
+from bgpvpn.api.context import LogBuffer
 from bgpvpn.config import Config, ConfigError, load_config
-from bgpvpn.runtime.speaker import Speaker
+from bgpvpn.service import DriverUnavailable, Service
+from bgpvpn.store.sqlite import StoreError
 
 
 def daemon_command(
@@ -42,8 +44,15 @@ def daemon_command(
         typer.echo(f"bgpvpn daemon: --log-level: unknown level {log_level!r}", err=True)
         raise typer.Exit(2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs = LogBuffer()
+    logging.getLogger().addHandler(logs)
     try:
-        asyncio.run(run_daemon(cfg, log_level.lower()))
+        service = Service(cfg, logs)
+    except (StoreError, DriverUnavailable) as e:
+        typer.echo(f"bgpvpn daemon: {e}", err=True)
+        raise typer.Exit(1) from None
+    try:
+        asyncio.run(run_daemon(service, log_level.lower()))
     except OSError as e:
         typer.echo(f"bgpvpn daemon: {e}", err=True)
         raise typer.Exit(1) from None
@@ -57,12 +66,12 @@ class _ApiServer(uvicorn.Server):
         yield
 
 
-async def run_daemon(cfg: Config, log_level: str = "info") -> None:
-    speaker = Speaker(cfg)
-    await speaker.start()
+async def run_daemon(service: Service, log_level: str = "info") -> None:
+    cfg: Config = service.config
+    await service.start()
     server = _ApiServer(
         uvicorn.Config(
-            create_app(speaker),
+            create_app(service.speaker, service.context),
             host=cfg.api.listen,
             port=cfg.api.port,
             log_level="warning" if log_level == "info" else log_level,
@@ -77,7 +86,7 @@ async def run_daemon(cfg: Config, log_level: str = "info") -> None:
     stop_task = loop.create_task(stop.wait())
     await asyncio.wait({api_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
     server.should_exit = True
-    await speaker.stop("bgpvpn daemon stopping")
+    await service.stop("bgpvpn daemon stopping")
     if not api_task.done():
         await asyncio.wait({api_task}, timeout=5)
     stop_task.cancel()
