@@ -104,9 +104,9 @@ class KernelRouteTable:
                 requests.append(req)
         out = []
         for failure in self.nl.run(requests):
-            prefix = added.get(id(failure.request))
-            if prefix is not None:  # not programmed: a later identical set_route retries
-                self._routes.pop(prefix, None)
+            refused = added.get(id(failure.request))
+            if refused is not None:  # not programmed: a later identical set_route retries
+                self._routes.pop(refused, None)
             self._error(str(failure))
             out.append(str(failure))
         return out
