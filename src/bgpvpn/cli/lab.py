@@ -171,6 +171,9 @@ def up_command(
     except runner.LabError as e:
         rep.stop()
         raise _fail(str(e)) from None
+    except KeyboardInterrupt:
+        rep.stop()
+        raise _fail("interrupted", 130) from None
     finally:
         rep.stop()
     for n in st.notes:

@@ -116,6 +116,8 @@ def up(
                 f"lab {name!r} is already up (state in {d}); run 'bgpvpn lab down' first"
             )
         shutil.rmtree(d, ignore_errors=True)
+    elif (d / "state.down.json").exists():
+        shutil.rmtree(d, ignore_errors=True)  # the logs a failed or --keep-logs run left
     missing = [b for b in required_binaries(topo) if not system.which(b)]
     if missing:
         raise LabError(f"not installed: {', '.join(missing)}")
@@ -134,13 +136,18 @@ def up(
     st.topology = topo.model_dump(mode="json")
     st.save()
     try:
-        _build(topo, st, driver, wait, rep)
+        try:
+            _build(topo, st, driver, wait, rep)
+        except (system.SystemError_, system.HttpError, OSError) as e:
+            raise LabError(str(e)) from e
     except BaseException as exc:
         if cleanup_on_error:
-            rep.note(f"failed: {exc}; removing what was built")
+            why = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"failed: {exc}"
+            rep.note(f"{why}; removing what was built")
             with contextlib.suppress(Exception):
                 _logs_hint(st, rep)
             down(root, name, report=rep, keep_logs=True)
+            rep.note(f"logs and generated configurations kept in {d}")
         raise
     st.complete = True
     st.save()
