@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bgpvpn.store import SCHEMA_VERSION, SqliteStore, StoreCorruptError, StoreVersionError
-from bgpvpn.store.codec import CodecError, from_data, to_json_value
+from bgpvpn.store.codec import CodecError, check_supported, from_data, to_json_value
 from bgpvpn.vpn.model import (
     Encapsulation,
     InstanceSpec,
@@ -192,3 +193,32 @@ def test_codec_types() -> None:
     got = from_data(PortAttachment, to_json_value(port(3, readvertise=Readvertise(("a",), ()))))
     assert got.value == port(3, readvertise=Readvertise(("a",), ())) and got.unknown == ()
     assert isinstance(got.value.ips, tuple)
+
+
+def test_codec_handles_every_field_type_of_the_intent_model() -> None:
+    """A field added to the model with a type the codec does not know fails here, not at a
+    user's restart."""
+    import dataclasses
+
+    from bgpvpn.vpn import model
+
+    classes = [
+        c
+        for c in vars(model).values()
+        if isinstance(c, type) and dataclasses.is_dataclass(c) and c.__module__ == model.__name__
+    ]
+    assert {InstanceSpec, PortAttachment, Readvertise} <= set(classes)
+    for cls in classes:
+        check_supported(cls)
+    with pytest.raises(TypeError, match="Odd"):
+        check_supported(Future)
+
+
+class Odd:
+    pass
+
+
+@dataclass
+class Future:
+    a: int
+    b: tuple[Odd, ...] = ()

@@ -123,6 +123,27 @@ def from_data(cls: type[T], data: Any) -> Decoded[T]:
     return Decoded(value, tuple(unknown))
 
 
+def check_supported(cls: type) -> None:
+    """Raise ``TypeError`` if a field of the dataclass (or of one inside it) has a type this
+    codec cannot read back."""
+    seen: set[Any] = set()
+
+    def walk(tp: Any) -> None:
+        if tp in seen:
+            return
+        seen.add(tp)
+        _decoder(tp)
+        if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+            hints = typing.get_type_hints(tp)
+            for f in _fields(tp):
+                walk(hints[f.name])
+        for arg in typing.get_args(tp):
+            if arg is not Ellipsis:
+                walk(arg)
+
+    walk(cls)
+
+
 # A decoder takes the JSON value and a list to append ignored keys to (paths relative to the
 # value); it raises CodecError with ``field`` relative to the value too. Containers prefix
 # their child's paths, only when there is something to report.
