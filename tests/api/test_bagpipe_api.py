@@ -179,6 +179,9 @@ def test_agent_attach_and_errors(client: Client) -> None:
     assert view["description"].startswith("BGPVPN ipvpn")
     assert view["import_rts"] == ["64512:10", "64512:11"]
     assert view["ports"][0]["local_pref"] == 120
+    extra = view["ports"][0]["extra"]  # accepted and recorded, not acted on
+    assert json.loads(extra["local_port.ovs"])["vlan"] == 12 and extra["direction"] == "both"
+    assert json.loads(extra["fallback"])["src_mac"] == "00:00:5e:00:43:64"
     # another type for the same instance: refused with 400 (bagpipe-bgp: an error too)
     r = client.post("/attach_localport", dict(AGENT_ATTACH, vpn_type="evpn"))
     assert r.status == 400

@@ -37,7 +37,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from bgpvpn import __version__
-from bgpvpn.api.vpn import RouterContext
+from bgpvpn.api.vpn import RouterContext, view_json
 from bgpvpn.rib import LOCAL_PEER, RouteEntry
 from bgpvpn.vpn.model import VpnError
 from bgpvpn.wire.jsonform import attributes_to_json, next_hop_to_text
@@ -321,7 +321,7 @@ class LookingGlass:
     # -- vpns
 
     def _instances(self) -> list[dict[str, Any]]:
-        return [v.to_json() for v in self.ctx.vpn.instances()]
+        return [view_json(v) for v in self.ctx.vpn.instances()]
 
     def instance_list(self) -> list[dict[str, Any]]:
         out = []
@@ -337,8 +337,7 @@ class LookingGlass:
             view = self.ctx.vpn.instance(instance_id)
         except VpnError:
             raise NotFound(instance_id) from None
-        out: dict[str, Any] = view.to_json()
-        return out
+        return view_json(view)
 
     def instance_node(self, instance_id: str) -> Node | None:
         try:

@@ -42,6 +42,7 @@ from bgpvpn.vpn.model import (
     Readvertise,
     VpnError,
 )
+from bgpvpn.vpn.view import InstanceView
 
 U32 = Annotated[int, Field(ge=0, le=0xFFFFFFFF)]
 Vni = Annotated[int, Field(ge=1, le=0xFFFFFF, description="VXLAN VNI (or MPLS label)")]
@@ -205,6 +206,14 @@ def _rts(both: list[str], one: list[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
+def view_json(view: InstanceView) -> dict[str, Any]:
+    """An instance's JSON, its ports with the fields recorded but not acted on (``extra``)."""
+    out = view.to_json()
+    for port, att in zip(out["ports"], view.ports, strict=True):
+        port["extra"] = dict(att.extra)
+    return out
+
+
 def error_response(e: VpnError, prefix: str = "") -> JSONResponse:
     field = f"{prefix}{e.field}" if prefix else e.field
     return JSONResponse(
@@ -249,7 +258,7 @@ def vpn_router(ctx: RouterContext) -> APIRouter:
         return out
 
     def instance_json(view: Any, states: dict[str, tuple[str, Any]] | None = None) -> Any:
-        out: dict[str, Any] = view.to_json()
+        out = view_json(view)
         if states is None:
             states = dataplane_states()
         kind = InstanceType(out["instance_type"])
