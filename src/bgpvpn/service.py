@@ -12,12 +12,14 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Callable
 
 from bgpvpn.api.context import ApiContext, LogBuffer
 from bgpvpn.api.routespec import RouteSpec, RouteSpecError, build_route
 from bgpvpn.config import Config
 from bgpvpn.dataplane.driver import Driver
 from bgpvpn.dataplane.dummy import DummyDriver
+from bgpvpn.dataplane.installer import RouteInstaller, enabled_families
 from bgpvpn.runtime.speaker import Speaker
 from bgpvpn.store.sqlite import SqliteStore
 from bgpvpn.vpn.manager import StoredInstance, VpnManager
@@ -76,12 +78,35 @@ class Service:
             store=self.store,
         )
         self.context = ApiContext(self.speaker, self.vpn, boot_id, self.store, logs or LogBuffer())
+        self.installer: RouteInstaller | None = None
+        kernel = config.kernel
+        families = enabled_families(kernel.ipv4, kernel.ipv6)
+        if families:
+            try:
+                from bgpvpn.dataplane.routes import KernelRouteTable
+            except ImportError as exc:
+                raise DriverUnavailable(f"kernel: cannot program kernel routes: {exc}") from None
+            table = KernelRouteTable(
+                table=kernel.table, protocol=kernel.protocol, metric=kernel.metric
+            )
+            self.installer = RouteInstaller(self.speaker.rib, table, families, self._call_soon)
+
+    def _call_soon(self, fn: Callable[[], None]) -> None:
+        loop = self.speaker.loop
+        if loop is None:
+            fn()
+        else:
+            loop.call_soon(fn)
 
     def _now(self) -> float:
         return self.speaker.now() if self.speaker.loop is not None else time.monotonic()
 
     async def start(self) -> None:
         self.restore()
+        if self.installer is not None:
+            report = self.installer.start()
+            if report.changed:
+                log.info("kernel routes reconciled: %s", report)
         await self.speaker.start()
 
     def restore(self) -> None:
@@ -129,5 +154,7 @@ class Service:
     async def stop(self, message: str = "") -> None:
         await self.speaker.stop(message)
         self.vpn.close(remove=True)
+        if self.installer is not None:
+            self.installer.close(remove=True)
         if self.store is not None:
             self.store.close()
