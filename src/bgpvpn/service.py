@@ -53,7 +53,7 @@ def _linux_driver(kind: InstanceType) -> Driver:
         raise DriverUnavailable(f"dataplane.{kind.value}: linux driver: {exc}") from None
     if kind is InstanceType.EVPN:
         return linux.LinuxEvpnDriver()
-    raise DriverUnavailable("dataplane.ipvpn: the linux IP VPN driver is not available yet")
+    return linux.LinuxIpvpnDriver()
 
 
 class Service:
