@@ -160,20 +160,14 @@ class KernelRouteTable:
         """Our routes in the table as the kernel has them: prefix -> sorted next hops."""
         out: dict[str, NextHops] = {}
         for family in (socket.AF_INET, socket.AF_INET6):
-            for msg in self.nl.ipr.route("dump", family=family):
-                table = int(msg.get("RTA_TABLE") or msg["table"])
-                if table != self.table or msg["proto"] != self.protocol:
+            for route in self.nl.routes(family):
+                if route.table != self.table or route.protocol != self.protocol:
                     continue
-                if self.metric is not None and msg.get("RTA_PRIORITY") != self.metric:
+                if self.metric is not None and route.priority != self.metric:
                     continue
-                any_addr = "::" if family == socket.AF_INET6 else "0.0.0.0"
-                prefix = _canon(f"{msg.get('RTA_DST') or any_addr}/{msg['dst_len']}")
-                hops: list[str] = []
-                for nh in msg.get("RTA_MULTIPATH") or [msg]:
-                    gw = nh.get("RTA_GATEWAY") or _via(nh.get("RTA_VIA"))
-                    if gw:
-                        hops.append(str(gw))
-                out[prefix] = _canon_hops(hops)
+                gws = [gw for gw, _oif in route.hops if gw]
+                # the kernel's text is canonical already; sorting needs parsing only for ECMP
+                out[route.prefix] = tuple(gws) if len(gws) < 2 else _canon_hops(gws)
         return out
 
     def state(self) -> dict[str, Any]:
@@ -220,12 +214,3 @@ class KernelRouteTable:
         self.errors += 1
         self.last_errors.append(text)
         log.warning("kernel routes: %s", text)
-
-
-def _via(value: Any) -> str | None:
-    if not value:
-        return None
-    if isinstance(value, dict):
-        addr = value.get("addr")
-        return str(addr) if addr else None
-    return str(value)

@@ -627,15 +627,13 @@ class LinuxIpvpnDriver(LinuxDriverBase):
         vx_indexes = {vrf.vx_index for vrf in self._vrfs.values()}
         have_routes: dict[tuple[int, int, str], Signature] = {}
         for family in (socket.AF_INET, socket.AF_INET6):
-            for msg in self.nl.ipr.route("dump", family=family):
-                table = int(msg.get("RTA_TABLE") or msg["table"])
-                if msg["proto"] != self.protocol or not (
-                    tags.TABLE_BASE <= table <= tags.TABLE_BASE + tags.MAX_INDEX
+            for kroute in self.nl.routes(family):
+                if kroute.protocol != self.protocol or not (
+                    tags.TABLE_BASE <= kroute.table <= tags.TABLE_BASE + tags.MAX_INDEX
                 ):
                     continue
-                any_addr = "::" if family == socket.AF_INET6 else "0.0.0.0"
-                prefix = f"{msg.get('RTA_DST') or any_addr}/{msg['dst_len']}"
-                have_routes[(family, table, _norm_prefix(prefix))] = _signature_of(msg)
+                rkey3 = (int(family), kroute.table, kroute.prefix)
+                have_routes[rkey3] = (kroute.rtype, kroute.hops)
         have_rules: set[RuleKey] = set()
         for family in (socket.AF_INET, socket.AF_INET6):
             for msg in self.nl.ipr.get_rules(family=family):
@@ -706,7 +704,7 @@ def _describe(req: Request) -> tuple[tuple[str, Any], Signature]:
         family, dst_len, _s, _t, _tb, _p, _sc, rtype, _f = struct.unpack_from("=BBBBBBBBI", body)
         (table,) = struct.unpack("=I", attrs[nlm.RTA_TABLE])
         dst = _addr(family, attrs[nlm.RTA_DST])
-        prefix = _norm_prefix(f"{dst}/{dst_len}")
+        prefix = f"{dst}/{dst_len}"
         hops: list[tuple[str | None, int]] = []
         if nlm.RTA_MULTIPATH in attrs:
             data = attrs[nlm.RTA_MULTIPATH]
@@ -758,19 +756,6 @@ def _addr(family: int, raw: bytes) -> str:
     return (
         str(ipaddress.ip_address(raw)) if family in (socket.AF_INET, socket.AF_INET6) else raw.hex()
     )
-
-
-def _signature_of(msg: Any) -> Signature:
-    hops: list[tuple[str | None, int]] = []
-    multipath = msg.get("RTA_MULTIPATH")
-    if multipath:
-        for nh in multipath:
-            gw = nh.get("RTA_GATEWAY")
-            hops.append((str(ipaddress.ip_address(gw)) if gw else None, int(nh["oif"])))
-    else:
-        gw = msg.get("RTA_GATEWAY")
-        hops.append((str(ipaddress.ip_address(gw)) if gw else None, int(msg.get("RTA_OIF") or 0)))
-    return (int(msg["type"]), tuple(sorted(hops, key=repr)))
 
 
 __all__ = ["LinuxIpvpnDriver"]
