@@ -63,6 +63,7 @@ def test_instance_lifecycle(client: Client, ctx: Ctx) -> None:
     r = client.patch("/v1/instances/blue", {"export_rts": ["64512:80"], "local_pref": 200})
     assert r.status == 200, r.body
     assert r.json()["instance"]["export_rts"] == ["64512:80"]
+    assert r.json()["updated"] == ["192.0.2.1:1:198.51.100.1/32 label 1000"]
     assert r.json()["instance"]["local_pref"] == 200
 
     r = client.delete("/v1/instances/blue")

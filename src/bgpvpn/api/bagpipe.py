@@ -304,6 +304,7 @@ def change_json(result: Any) -> dict[str, Any]:
         "request_id": uuid.uuid4().hex,
         "added": list(result.routes_added),
         "removed": list(result.routes_removed),
+        "updated": list(getattr(result, "routes_updated", ())),
         "instances_created": list(result.instances_created),
         "instances_removed": list(result.instances_removed),
     }

@@ -1,7 +1,8 @@
 """The native REST API of VPN instances, port attachments and static routes (``/v1/...``).
 
-Every change answers ``{"request_id", "added", "removed", "instances_created",
-"instances_removed"}`` (the routes this host now advertises or no longer does, as text) plus the
+Every change answers ``{"request_id", "added", "removed", "updated", "instances_created",
+"instances_removed"}`` (the routes this host now advertises, no longer does, or advertises
+again with other attributes, as text) plus the
 object changed where there is one; a refused request answers 4xx ``{"error": {"field",
 "reason"}}`` naming the field as the request wrote it, and changes nothing (400 malformed, 404
 unknown instance or port, 409 conflicts with the current state). Bodies are validated by the
@@ -226,6 +227,7 @@ def change_json(result: Any, **more: Any) -> dict[str, Any]:
         "request_id": uuid.uuid4().hex,
         "added": list(result.routes_added),
         "removed": list(result.routes_removed),
+        "updated": list(getattr(result, "routes_updated", ())),
         "instances_created": list(result.instances_created),
         "instances_removed": list(result.instances_removed),
     }
@@ -295,6 +297,7 @@ def vpn_router(ctx: RouterContext) -> APIRouter:
                 "request_id": uuid.uuid4().hex,
                 "added": [],
                 "removed": [],
+                "updated": [],
                 "instances_created": [req.instance_id],
                 "instances_removed": [],
                 "instance": instance_json(view),
