@@ -91,9 +91,10 @@ def test_down_after_daemons_crashed(labenv: LabEnv) -> None:
     assert_gone(st)
 
 
-@pytest.mark.parametrize("when", ["namespaces", "processes"])
+@pytest.mark.parametrize("when", ["namespaces", "processes", "still-running"])
 def test_down_after_up_was_killed_midway(labenv: LabEnv, when: str) -> None:
-    """kill -9 of `lab up` while it builds: `lab down FILE` still removes everything."""
+    """kill -9 of `lab up` while it builds (once it made namespaces; once daemons run), or a
+    `lab up` still building: `lab down FILE` removes everything."""
     need("gobgpd", "gobgp")
     name = labenv.name()
     f = labenv.write(small(name))
@@ -109,21 +110,27 @@ def test_down_after_up_was_killed_midway(labenv: LabEnv, when: str) -> None:
                 st = LabState.load(labenv.root / name) if state_file.exists() else None
                 if st and when == "namespaces" and any(map(system.netns_exists, st.namespaces)):
                     break
-                if st and when == "processes" and st.processes:
+                if st and when != "namespaces" and st.processes:
                     break
-            assert up.poll() is None, "lab up ended before it could be killed"
+            assert up.poll() is None, "lab up ended before it could be stopped"
             time.sleep(0.01)
         else:
             pytest.fail(f"lab up recorded no {when} in time")
+        if when != "still-running":
+            up.kill()
+            up.wait(10)
+        st = labenv.state(name)
+        assert not st.complete
+        assert any(system.netns_exists(ns) for ns in st.namespaces)  # it did leave something
+        out = labenv.ok("down", str(f))
+        assert "is down" in out
+        assert up.wait(10) is not None  # down stopped a `lab up` still building
     finally:
-        up.kill()
-        up.wait(10)
-    st = labenv.state(name)
-    assert not st.complete
-    assert any(system.netns_exists(ns) for ns in st.namespaces)  # it did leave something
-    out = labenv.ok("down", str(f))
-    assert "is down" in out
-    assert_gone(LabState(name=name, dir="", namespaces=st.namespaces, processes=st.processes))
+        if up.poll() is None:
+            up.kill()
+            up.wait(10)
+    st = LabState(name=name, dir="", namespaces=st.namespaces, processes=st.processes)
+    assert_gone(st)
     assert not (labenv.root / name).exists()
 
 

@@ -133,6 +133,7 @@ def up(
     d.mkdir(mode=0o755)
     st = LabState(name=name, dir=str(d), file=str(Path(file).resolve()) if file else "")
     st.up_pid = os.getpid()
+    st.up_start_time = system.proc_start_time(st.up_pid)
     st.topology = topo.model_dump(mode="json")
     st.save()
     try:
@@ -455,8 +456,8 @@ def down(
     if st.up_pid and st.up_pid != os.getpid() and not st.complete:
         # an interrupted (or still running) `lab up` of this lab: stop it before it adds more
         cmd = _cmdline(st.up_pid)
-        if "lab" in cmd and "up" in cmd:
-            system.stop_process(st.up_pid, system.proc_start_time(st.up_pid), timeout=3)
+        if "lab" in cmd and "up" in cmd and system.proc_alive(st.up_pid, st.up_start_time):
+            system.stop_process(st.up_pid, st.up_start_time, timeout=3)
             st = LabState.load(d)  # it may have recorded more
     rep.step("processes")
     for p in reversed(st.processes):

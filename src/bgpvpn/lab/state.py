@@ -38,6 +38,7 @@ class LabState:
     file: str = ""
     created: float = field(default_factory=time.time)
     up_pid: int = 0
+    up_start_time: int | None = None
     complete: bool = False
     namespaces: list[str] = field(default_factory=list)  # recorded before creation
     processes: list[ProcRecord] = field(default_factory=list)
