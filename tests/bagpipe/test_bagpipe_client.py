@@ -16,6 +16,8 @@ as on a BaGPipe host, and deleted at the end, also on failure).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -23,6 +25,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 import urllib.request
@@ -55,17 +58,35 @@ def bagpipe_venv() -> Path:
     return Path(env) if env else Path(sys.prefix) / "bagpipe"
 
 
+@contextlib.contextmanager
+def exclusive(lock: Path) -> Iterator[None]:
+    """Serialize with other test runs on this machine (same venv, namespaces, bgp.conf)."""
+    with open(lock, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="module")
 def venv() -> Path:
     path = bagpipe_venv()
-    if not (path / "bin" / "bagpipe-rest-attach").exists():
-        # what `make bagpipe-client` does
-        subprocess.run([sys.executable, "-m", "venv", "--clear", str(path)], check=True)
-        subprocess.run(
-            [str(path / "bin" / "pip"), "install", "-q", f"networking-bagpipe=={BAGPIPE_VERSION}"],
-            check=True,
-            timeout=900,
-        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with exclusive(path.parent / ".bagpipe-venv.lock"):
+        if not (path / "bin" / "bagpipe-rest-attach").exists():
+            # what `make bagpipe-client` does
+            subprocess.run([sys.executable, "-m", "venv", "--clear", str(path)], check=True)
+            subprocess.run(
+                [
+                    str(path / "bin" / "pip"),
+                    "install",
+                    "-q",
+                    f"networking-bagpipe=={BAGPIPE_VERSION}",
+                ],
+                check=True,
+                timeout=900,
+            )
     return path
 
 
@@ -95,6 +116,11 @@ def _cleanup_netns() -> None:
 def daemon(tmp_path: Path) -> Iterator[tuple[str, int]]:
     if os.geteuid() != 0 or shutil.which("ip") is None:
         pytest.skip("needs root and iproute2 (bagpipe-rest-attach makes namespaces)")
+    with exclusive(Path(tempfile.gettempdir()) / "bgpvpn-bagpipe-test.lock"):
+        yield from _daemon(tmp_path)
+
+
+def _daemon(tmp_path: Path) -> Iterator[tuple[str, int]]:
     taken = [ns for ns in NAMESPACES if _netns_exists(ns)]
     if taken:
         pytest.skip(f"namespaces {taken} exist already; not touching them")
