@@ -10,6 +10,7 @@ from bgpvpn import __version__
 from bgpvpn.cli.client import announce_command, peers_command, rib_command, withdraw_command
 from bgpvpn.cli.daemon import daemon_command
 from bgpvpn.cli.decode import decode_command
+from bgpvpn.cli.doctor import doctor_command
 from bgpvpn.cli.lab import lab_app
 from bgpvpn.cli.vpn import attach_command, detach_command, lg_command, vpns_command
 
@@ -39,6 +40,7 @@ def main_options(
 
 
 app.command("decode")(decode_command)
+app.command("doctor")(doctor_command)
 app.command("daemon")(daemon_command)
 app.command("peers")(peers_command)
 app.command("rib")(rib_command)
