@@ -20,6 +20,7 @@ from bgpvpn.config import Config
 from bgpvpn.dataplane.driver import Driver
 from bgpvpn.dataplane.dummy import DummyDriver
 from bgpvpn.dataplane.installer import RouteInstaller, enabled_families
+from bgpvpn.dataplane.worker import NetlinkWorker, ThreadedDriver, ThreadedObject
 from bgpvpn.runtime.speaker import Speaker
 from bgpvpn.store.sqlite import SqliteStore
 from bgpvpn.vpn.manager import StoredInstance, VpnManager
@@ -32,8 +33,9 @@ class DriverUnavailable(Exception):
     """A configured data-plane driver cannot run here (the reason says why)."""
 
 
-def make_drivers(config: Config) -> dict[InstanceType, Driver]:
-    """The driver of each instance kind; ``dummy`` is one object shared by both kinds."""
+def make_drivers(config: Config, worker: NetlinkWorker) -> dict[InstanceType, Driver]:
+    """The driver of each instance kind; ``dummy`` is one object shared by both kinds; the
+    kernel drivers live on the netlink worker thread."""
     dp = config.dataplane
     dummy: DummyDriver | None = None
     out: dict[InstanceType, Driver] = {}
@@ -42,18 +44,22 @@ def make_drivers(config: Config) -> dict[InstanceType, Driver]:
             dummy = dummy or DummyDriver()
             out[kind] = dummy
         else:
-            out[kind] = _linux_driver(kind)
+            out[kind] = _linux_driver(kind, worker)
     return out
 
 
-def _linux_driver(kind: InstanceType) -> Driver:
+def _linux_driver(kind: InstanceType, worker: NetlinkWorker) -> Driver:
     try:
         from bgpvpn.dataplane import linux
     except ImportError as exc:  # pyroute2 missing
         raise DriverUnavailable(f"dataplane.{kind.value}: linux driver: {exc}") from None
-    if kind is InstanceType.EVPN:
-        return linux.LinuxEvpnDriver()
-    return linux.LinuxIpvpnDriver()
+    factory: Callable[[], Driver] = (
+        linux.LinuxEvpnDriver if kind is InstanceType.EVPN else linux.LinuxIpvpnDriver
+    )
+    try:
+        return ThreadedDriver(worker, factory)
+    except OSError as exc:
+        raise DriverUnavailable(f"dataplane.{kind.value}: linux driver: {exc}") from None
 
 
 class Service:
@@ -67,7 +73,8 @@ class Service:
         )
         boot_id = self.store.boot_id if self.store is not None else uuid.uuid4().hex
         self.speaker.boot_id = boot_id
-        self.drivers = make_drivers(config)
+        self.worker = NetlinkWorker()
+        self.drivers = make_drivers(config, self.worker)
         self.vpn = VpnManager(
             self.speaker.rib,
             local_asn=config.bgp.asn,
@@ -86,8 +93,11 @@ class Service:
                 from bgpvpn.dataplane.routes import KernelRouteTable
             except ImportError as exc:
                 raise DriverUnavailable(f"kernel: cannot program kernel routes: {exc}") from None
-            table = KernelRouteTable(
-                table=kernel.table, protocol=kernel.protocol, metric=kernel.metric
+            table = ThreadedObject(
+                self.worker,
+                lambda: KernelRouteTable(
+                    table=kernel.table, protocol=kernel.protocol, metric=kernel.metric
+                ),
             )
             self.installer = RouteInstaller(self.speaker.rib, table, families, self._call_soon)
 
@@ -156,5 +166,6 @@ class Service:
         self.vpn.close(remove=True)
         if self.installer is not None:
             self.installer.close(remove=True)
+        self.worker.close()
         if self.store is not None:
             self.store.close()
