@@ -7,7 +7,7 @@ PIP := $(VENV)/bin/pip
 # golden captures and interop tests, and the network tools the tests use.
 DEB_PACKAGES := tshark tcpdump gobgpd frr bird2 openbgpd exabgp iproute2 iputils-ping procps python3-venv
 
-.PHONY: all deps debs venv demo test lint typecheck unit bench capture clean
+.PHONY: all deps debs venv demo demo-decode test lint typecheck unit bench capture clean
 
 all: test
 
@@ -31,8 +31,14 @@ venv: $(VENV)/.installed
 
 deps: debs venv
 
-# The main job (for now): decode the sample capture shipped in the repo.
-demo: venv
+# The main job: two bgpvpn hosts and a GoBGP route reflector in network namespaces, VMs in an
+# E-VPN and an IP VPN, pings across both and between them (must fail), the looking glass and the
+# kernel state, then tear-down. Not as root: the same scenario on loopback, dummy data plane.
+demo: deps
+	$(PY) scripts/demo.py
+
+# Decode the sample capture shipped in the repo (bgpvpn decode).
+demo-decode: venv
 	$(VENV)/bin/bgpvpn decode samples/gobgp-frr-evpn-vpn.pcap
 	$(VENV)/bin/bgpvpn decode --stats samples/gobgp-frr-evpn-vpn.pcap
 
