@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from bgpvpn.vpn.manager import StoredInstance
 from bgpvpn.vpn.model import InstanceSpec, InstanceType
 from bgpvpn.wire.family import EVPN, VPNV4
@@ -49,7 +47,7 @@ def test_static_routes_with_attributes() -> None:
     assert ("vrf", "10.20.0.0/16") not in h.store.statics
 
 
-def test_attach_many_one_transaction_one_batch_and_fast() -> None:
+def test_attach_many_one_transaction_one_batch() -> None:
     h = host()
     atts = [
         evpn_att(
@@ -58,42 +56,12 @@ def test_attach_many_one_transaction_one_batch_and_fast() -> None:
         for i in range(1000)
     ]
     batches = h.driver.batches
-    t = time.perf_counter()
-    res = h.vpn.attach_many(atts)
-    elapsed = time.perf_counter() - t
-    # goal 0.3 s (bench/vpn_import.py prints the figure); the margin is for loaded CI machines
-    assert elapsed < 1.0, elapsed
+    res = h.vpn.attach_many(atts)  # its speed: bench/vpn_import.py and bench/attach.py
     assert res.instances_created == ("evi",)
     assert len(res.routes_added) == 2001  # MAC-only + MAC/IP per port, one type-3
     assert h.store.transactions == 1
     assert h.driver.batches == batches + 1
     assert len(h.driver.snapshot()["evi"].ports) == 1000
-
-
-def test_sequential_attach_cost() -> None:
-    h = host()
-    t = time.perf_counter()
-    for i in range(1000):
-        h.vpn.attach(
-            evpn_att(
-                f"tap{i}", f"52:54:00:00:{i >> 8:02x}:{i & 255:02x}", f"10.0.{i >> 8}.{i & 255}/16"
-            )
-        )
-    one_evi = (time.perf_counter() - t) / 1000
-    t = time.perf_counter()
-    for i in range(1000):
-        h.vpn.attach(
-            vrf_att(
-                "tap",
-                "52:54:00:00:01:01",
-                "10.1.0.1/24",
-                instance=f"vrf{i}",
-                rts=(f"64512:{i + 10}",),
-            )
-        )
-    many_vrfs = (time.perf_counter() - t) / 1000
-    # goal: well under 1 ms each (bench/vpn_import.py); margins for loaded CI machines
-    assert one_evi < 2e-3 and many_vrfs < 10e-3, (one_evi, many_vrfs)
 
 
 def test_restore_rebuilds_routes_and_state_without_writes() -> None:
