@@ -672,3 +672,163 @@ def gobgp_attrs(path: dict[str, Any]) -> dict[str, Any]:
         out["cluster_list"] = a["10"]["value"]
     out["origin"] = a.get("1", {}).get("value")
     return out
+
+
+# ------------------------------------------------------- bgpvpn VPN hosts (API in a namespace)
+
+_CLONE_NEWNET = 0x40000000
+
+
+def ns_connect(ns: str, host: str, port: int, timeout: float = 10.0) -> Any:
+    """A TCP connection made from inside the lab namespace ``ns``: a short-lived thread enters
+    it with setns(2) (which changes only that thread) and connects; the socket stays in the
+    namespace it was made in, so any thread can use it afterwards."""
+    import ctypes
+    import socket
+    import threading
+
+    out: list[Any] = []
+
+    def enter_and_connect() -> None:
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            fd = os.open(f"/run/netns/{ns}", os.O_RDONLY)
+            try:
+                if libc.setns(fd, _CLONE_NEWNET) != 0:
+                    err = ctypes.get_errno()
+                    raise OSError(err, f"setns {ns}: {os.strerror(err)}")
+            finally:
+                os.close(fd)
+            out.append(socket.create_connection((host, port), timeout))
+        except OSError as exc:
+            out.append(exc)
+
+    t = threading.Thread(target=enter_and_connect, name=f"setns-{ns}", daemon=True)
+    t.start()
+    t.join(timeout + 5)
+    if not out:
+        raise OSError(f"connecting to {host}:{port} in {ns} timed out")
+    if isinstance(out[0], OSError):
+        raise out[0]
+    return out[0]
+
+
+class NsHttp:
+    """A keep-alive HTTP/1.1 client of an API listening inside a lab namespace."""
+
+    def __init__(self, ns: str, host: str = "127.0.0.1", port: int = 8082) -> None:
+        self.ns, self.host, self.port = ns, host, port
+        self._conn: Any = None
+
+    def _connection(self) -> Any:
+        import http.client
+
+        ns = self.ns
+
+        class Conn(http.client.HTTPConnection):
+            def connect(self) -> None:  # never in the test process's own namespace
+                self.sock = ns_connect(ns, self.host, self.port, self.timeout or 10.0)
+
+        if self._conn is None:
+            self._conn = Conn(self.host, self.port, timeout=10)
+            self._conn.connect()
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        """(status, decoded JSON body); one retry on a fresh connection when the kept-alive
+        one was closed by the server (e.g. after a restart)."""
+        payload = None if body is None else json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"} if payload is not None else {}
+        for attempt in (0, 1):
+            conn = self._connection()
+            try:
+                conn.request(method, path, body=payload, headers=headers)
+                resp = conn.getresponse()
+                data = resp.read()
+            except (OSError, ConnectionError) as exc:
+                self.close()
+                if attempt:
+                    raise LabError(f"{method} {path} in {self.ns}: {exc}") from exc
+                continue
+            if resp.getheader("connection", "").lower() == "close":
+                self.close()
+            return resp.status, json.loads(data) if data else None
+        raise AssertionError("unreachable")
+
+    def __call__(self, method: str, path: str, body: Any = None) -> Any:
+        """The decoded answer of a request that must succeed (2xx), else LabError."""
+        status, doc = self.request(method, path, body)
+        if not 200 <= status < 300:
+            raise LabError(f"{method} {path} in {self.ns} -> {status}: {doc}")
+        return doc
+
+
+def bgpvpn_host_config(
+    asn: int,
+    router_id: str,
+    peers: Sequence[dict[str, Any]],
+    *,
+    store: str,
+    vtep: str | None = None,
+    listen: str = "::",
+    extra: str = "",
+) -> str:
+    """``bgpvpn_config`` for a VPN host: dummy E-VPN and IP VPN drivers, ``vtep`` (default:
+    the router id) and the intent store at ``store`` ("" = in memory)."""
+    conf = bgpvpn_config(asn, router_id, peers, listen=listen, extra=extra)
+    conf = conf.replace('[store]\npath = ""', f"[store]\npath = {json.dumps(store)}")
+    return conf + "\n".join(
+        [
+            "[dataplane]",
+            'evpn = "dummy"',
+            'ipvpn = "dummy"',
+            f"vtep = {json.dumps(vtep or router_id)}",
+            "",
+        ]
+    )
+
+
+class VpnHost(Bgpvpn):
+    """A bgpvpn daemon used as a VPN host: its REST API reached from the test process through
+    a connection made in its namespace (``api``), ``kill9`` and ``restart`` with the same
+    configuration (the store, when a file, survives)."""
+
+    def __init__(self, lab: Lab, ns: str, tag: str, config: str) -> None:
+        super().__init__(lab, ns, tag, config)
+        self.api = NsHttp(ns)
+
+    def instances(self) -> list[dict[str, Any]]:
+        return list(self.api("GET", "/v1/instances"))
+
+    def instance(self, instance_id: str) -> dict[str, Any] | None:
+        status, doc = self.api.request("GET", f"/v1/instances/{instance_id}")
+        if status == 404:
+            return None
+        if status != 200:
+            raise LabError(f"GET /v1/instances/{instance_id} -> {status}: {doc}")
+        return dict(doc)
+
+    def rib_in(self, peer: str, family: str) -> list[dict[str, Any]]:
+        """The routes received from ``peer`` in ``family`` (its Adj-RIB-In)."""
+        return list(self.api("GET", f"/v1/rib?table=in&peer={peer}&family={family}"))
+
+    def kill9(self) -> None:
+        """SIGKILL, as in a crash: the sessions close without a NOTIFICATION."""
+        self.api.close()
+        self.proc.kill()
+        if self.proc in self.lab.procs:
+            self.lab.procs.remove(self.proc)
+
+    def restart(self) -> None:
+        """Start the daemon again with the same configuration; returns when its API answers."""
+        if self.proc.alive():
+            raise LabError(f"bgpvpn {self.tag} still runs")
+        self.proc = self.lab.start(
+            f"bgpvpn-{self.tag}", self.ns, [BGPVPN, "daemon", "-c", str(self.conf)], self.log
+        )
+        wait_until(f"bgpvpn {self.tag} API", lambda: self.api("GET", "/v1/status"), 30, 0.1)
