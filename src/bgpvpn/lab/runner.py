@@ -558,10 +558,26 @@ def exec_in(topo: Topology, node: str, argv: Sequence[str]) -> int:
         raise LabError("not installed: ip") from None
 
 
+def ping_source(topo: Topology, src: str, addr: str) -> str | None:
+    """A host pings from its loopback address (of the destination's IP version), so that
+    loopback-to-loopback reachability is what is tested; a vm from its own address."""
+    version = ipaddress.ip_address(addr).version
+    for h in topo.hosts:
+        if h.name == src:
+            for a in h.loopback:
+                if ipaddress.ip_interface(a).version == version:
+                    return a.split("/")[0]
+    return None
+
+
 def ping(topo: Topology, src: str, dst: str, count: int = 3, quiet: bool = False) -> int:
     ns = node_namespace(topo, src)
     addr = node_address(topo, dst)
-    argv = ["ip", "netns", "exec", ns, "ping", "-c", str(count), "-W", "2", "-i", "0.2", addr]
+    argv = ["ip", "netns", "exec", ns, "ping", "-c", str(count), "-W", "2", "-i", "0.2"]
+    source = ping_source(topo, src, addr)
+    if source:
+        argv += ["-I", source]
+    argv.append(addr)
     if quiet:
         res = subprocess.run(argv, capture_output=True, check=False)
     else:
