@@ -74,8 +74,8 @@ def venv() -> Path:
     path = bagpipe_venv()
     path.parent.mkdir(parents=True, exist_ok=True)
     with exclusive(path.parent / ".bagpipe-venv.lock"):
-        if not (path / "bin" / "bagpipe-rest-attach").exists():
-            # what `make bagpipe-client` does
+        if not (path / ".installed").exists():
+            # what `make bagpipe-client` does; .installed marks a complete install
             subprocess.run([sys.executable, "-m", "venv", "--clear", str(path)], check=True)
             subprocess.run(
                 [
@@ -87,6 +87,7 @@ def venv() -> Path:
                 check=True,
                 timeout=900,
             )
+            (path / ".installed").touch()
     return path
 
 
