@@ -7,7 +7,7 @@ PIP := $(VENV)/bin/pip
 # golden captures and interop tests, and the network tools the tests use.
 DEB_PACKAGES := tshark tcpdump gobgpd frr bird2 openbgpd exabgp iproute2 iputils-ping procps python3-venv
 
-.PHONY: all deps debs venv demo demo-decode test lint typecheck unit bench capture clean
+.PHONY: all deps debs venv bagpipe-client demo demo-decode test lint typecheck unit bench capture clean
 
 all: test
 
@@ -21,6 +21,9 @@ debs:
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
+BAGPIPE_VENV := $(VENV)/bagpipe
+BAGPIPE_VERSION := 25.0.0
+
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
@@ -29,7 +32,16 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
-deps: debs venv
+# networking-bagpipe's clients (bagpipe-rest-attach, bagpipe-looking-glass, the agent's REST
+# client) in their own venv, for tests/bagpipe (bagpipe-bgp API compatibility).
+$(BAGPIPE_VENV)/.installed: | $(VENV)/.installed
+	python3 -m venv --clear $(BAGPIPE_VENV)
+	$(BAGPIPE_VENV)/bin/pip install -q 'networking-bagpipe==$(BAGPIPE_VERSION)'
+	touch $@
+
+bagpipe-client: $(BAGPIPE_VENV)/.installed
+
+deps: debs venv bagpipe-client
 
 # The main job: two bgpvpn hosts and a GoBGP route reflector in network namespaces, VMs in an
 # E-VPN and an IP VPN, pings across both and between them (must fail), the looking glass and the
