@@ -4,14 +4,24 @@ message arrives, a reconnect follows, and TCP MD5 protects the session."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import itertools
 import random
 import socket
 
 import pytest
 
-from bgpvpn.runtime.peer import PeerRunner, Transport
+from bgpvpn.runtime.peer import READ_SIZE, PeerRunner, Transport
 from bgpvpn.runtime.sockets import set_md5_key
-from bgpvpn.session import Established, SessionConfig, SessionDown, SessionEvent, State
+from bgpvpn.session import (
+    Established,
+    SessionConfig,
+    SessionDown,
+    SessionEvent,
+    State,
+    UpdateReceived,
+)
+from bgpvpn.wire import AsPath, PathAttributes, pack_updates
 from bgpvpn.wire.family import IPV4_UNICAST, VPNV4
 
 
@@ -133,6 +143,46 @@ async def test_md5_match_brings_the_session_up() -> None:
     a, b, rec_a, _rec_b, server = await _pair(md5_a=b"s3cret", md5_b=b"s3cret")
     try:
         await rec_a.wait_for(Established)
+    finally:
+        a.close()
+        b.close()
+        server.close()
+
+
+async def test_a_backlog_of_updates_is_applied_one_read_per_loop_turn() -> None:
+    """``StreamReader.read`` does not suspend while its buffer holds data; the runner must still
+    give the loop a turn after every read, or a flood would block timers and the API for as
+    long as the backlog takes (measured: 40-100 ms steps at a million routes)."""
+    a, b, rec_a, rec_b, server = await _pair()
+    try:
+        await rec_a.wait_for(Established)
+        await rec_b.wait_for(Established)
+        neg = a.session.negotiated
+        assert neg is not None
+        keys = [bytes((24, 10, (n >> 8) & 0xFF, n & 0xFF)) for n in range(60_000)]
+        attrs = PathAttributes(origin=0, as_path=AsPath.sequence(64512), next_hop=bytes(4))
+        ctx = dataclasses.replace(neg.tx_context, extended_message=False)  # 4096-octet UPDATEs
+        msgs = pack_updates(IPV4_UNICAST, keys, None, None, attrs, ctx)
+        assert len(msgs) > 40
+        size = max(map(len, msgs))
+        per_read = -(-READ_SIZE // size) + 1  # UPDATEs one read can complete
+        seen: list[int] = []
+
+        def updates() -> int:
+            return sum(isinstance(e, UpdateReceived) for e in rec_b.events)
+
+        async def ticker() -> None:
+            while updates() < len(msgs):
+                seen.append(updates())
+                await asyncio.sleep(0)
+            seen.append(updates())
+
+        tick = asyncio.create_task(ticker())
+        a.send_updates(msgs)
+        await asyncio.wait_for(tick, 10)
+        steps = [y - x for x, y in itertools.pairwise(seen)]
+        assert len(steps) >= len(msgs) // per_read
+        assert max(steps) <= per_read, (max(steps), per_read)
     finally:
         a.close()
         b.close()

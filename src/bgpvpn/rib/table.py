@@ -1,10 +1,19 @@
 """The RIB: Adj-RIB-In per peer, Loc-RIB with best path per destination, Adj-RIB-Out per peer.
 
-Storage (no object per route): per (source, family) an ``_AdjIn`` holding two parallel dicts,
+Storage (no object per route): per (source, family) an ``_AdjIn`` holding two parallel tables,
 wire-form key -> interned ``PathAttributes`` and key -> data; the Loc-RIB of a family maps each
 key to the ``_AdjIn`` its best path lives in. Adj-RIB-Out is lazy: the Loc-RIB appends changed
 keys to one change log per family, shared by every peer; each peer keeps a cursor in it and
 computes its exports only when the session asks (``outbound``).
+
+Every per-route table is ``SHARDS`` dicts: a dict that grows past its size rehashes all its
+entries in one go (tens of milliseconds at a million, with the event loop blocked), so no dict
+here holds more than a shard's share of a table. A key's shard comes from its last octet (for
+E-VPN the last two, as a MAC-only type-2 key ends in a zero IP length), folded from 256 to
+``SHARDS`` values: ``hash(key)`` would spread as well but costs ~100 ns a route more (a 64-bit
+int made and masked), a fifth of the RIB's per-route time. A table is a list of 256 references
+(one per octet value) to its ``SHARDS`` dicts, so the hot loops index it with the octet directly;
+its first ``SHARDS`` entries are the dicts themselves, each once.
 """
 
 from __future__ import annotations
@@ -12,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any, TypeVar
 
 from bgpvpn.rib.decision import MULTIPATH_LAST_STEP, Policy, Reason, compare
 from bgpvpn.rib.rtc import Memberships, membership_key
@@ -40,6 +50,9 @@ RTC_FILTERED: frozenset[Family] = frozenset({VPNV4, VPNV6, EVPN, VPNV4_FLOWSPEC,
 # Families whose NLRI carry a data part besides the key (labels, ESI...).
 _DATA_FAMILIES: frozenset[Family] = frozenset({VPNV4, VPNV6, EVPN, IPV4_LU, IPV6_LU})
 _CACHE_MAX = 100_000
+SHARDS = 16  # dicts per per-route table (a power of two, at most 16)
+_FOLD = tuple((b ^ (b >> 4)) & (SHARDS - 1) for b in range(256))  # octet -> shard; b < 16 -> b
+_WIDE: frozenset[Family] = frozenset({EVPN})  # families whose shard octet is last ^ last-but-one
 _MISS = PathAttributes()  # sentinel: not in a cache
 
 
@@ -145,38 +158,112 @@ class _Peer:
         self.stale_deadline: float | None = None
 
 
-class _AdjIn:
-    __slots__ = ("attrs", "data", "peer", "stale")
+_T = TypeVar("_T")
+Shards = list[dict[bytes, _T]]
 
-    def __init__(self, peer: _Peer) -> None:
+
+def _shards() -> list[dict[bytes, Any]]:
+    """A per-route table: 256 references (indexed by a key's shard octet) to ``SHARDS`` dicts."""
+    dicts: list[dict[bytes, Any]] = [{} for _ in range(SHARDS)]
+    return [dicts[f] for f in _FOLD]
+
+
+def _octet(key: bytes, wide: bool) -> int:
+    """The index of ``key`` in a table of its family (``wide``: the family is in ``_WIDE``)."""
+    if wide and len(key) > 1:
+        return key[-1] ^ key[-2]
+    return key[-1]
+
+
+def _keys(shards: Shards[_T]) -> list[bytes]:
+    out: list[bytes] = []
+    for d in shards[:SHARDS]:
+        out.extend(d)
+    return out
+
+
+def _size(shards: Shards[_T]) -> int:
+    return sum(map(len, shards[:SHARDS]))
+
+
+class _AdjIn:
+    __slots__ = ("attrs", "data", "peer", "stale", "wide")
+
+    def __init__(self, peer: _Peer, wide: bool) -> None:
         self.peer = peer
-        self.attrs: dict[bytes, PathAttributes] = {}
-        self.data: dict[bytes, bytes] = {}
+        self.wide = wide
+        self.attrs: Shards[PathAttributes] = _shards()
+        self.data: Shards[bytes] = _shards()
         self.stale: set[bytes] | None = None
+
+    def get(self, key: bytes) -> PathAttributes | None:
+        return self.attrs[_octet(key, self.wide)].get(key)
+
+    def attrs_of(self, key: bytes) -> PathAttributes:
+        return self.attrs[_octet(key, self.wide)][key]
+
+    def data_of(self, key: bytes) -> bytes | None:
+        return self.data[_octet(key, self.wide)].get(key)
+
+    def __contains__(self, key: bytes) -> bool:
+        return key in self.attrs[_octet(key, self.wide)]
+
+    def __len__(self) -> int:
+        return _size(self.attrs)
+
+    def key_list(self) -> list[bytes]:
+        return _keys(self.attrs)
+
+    def values(self) -> Iterator[PathAttributes]:
+        for d in self.attrs[:SHARDS]:
+            yield from d.values()
 
 
 class _AdjOut:
-    __slots__ = ("attrs", "cursor", "data", "eor_sent", "sync", "sync_pos")
+    __slots__ = ("attrs", "cursor", "data", "eor_sent", "sync", "sync_pos", "wide")
 
-    def __init__(self, cursor: int, sync: list[bytes]) -> None:
-        self.attrs: dict[bytes, PathAttributes] = {}
-        self.data: dict[bytes, bytes] = {}
+    def __init__(self, cursor: int, sync: list[bytes], wide: bool) -> None:
+        self.wide = wide
+        self.attrs: Shards[PathAttributes] = _shards()
+        self.data: Shards[bytes] = _shards()
         self.cursor = cursor
         self.sync: list[bytes] | None = sync
         self.sync_pos = 0
         self.eor_sent = False
 
+    def clear(self) -> None:
+        for a in self.attrs[:SHARDS]:
+            a.clear()
+        for d in self.data[:SHARDS]:
+            d.clear()
+
 
 class _LocRib:
-    __slots__ = ("base", "best", "log", "readers", "sources", "subs")
+    __slots__ = ("base", "best", "log", "readers", "sources", "subs", "wide")
 
-    def __init__(self) -> None:
-        self.best: dict[bytes, _AdjIn] = {}
+    def __init__(self, wide: bool) -> None:
+        self.wide = wide
+        self.best: Shards[_AdjIn] = _shards()
         self.sources: list[_AdjIn] = []
         self.log: list[bytes] = []
         self.base = 0
         self.readers: list[_AdjOut] = []
         self.subs: dict[bytes | None, list[Subscription]] = {}
+
+    def best_of(self, key: bytes) -> _AdjIn | None:
+        return self.best[_octet(key, self.wide)].get(key)
+
+    def best_items(self) -> list[tuple[bytes, _AdjIn]]:
+        out: list[tuple[bytes, _AdjIn]] = []
+        for d in self.best[:SHARDS]:
+            out.extend(d.items())
+        return out
+
+
+def _may_export(peer: _Peer, src: _Peer) -> bool:
+    """Whether any route from ``src`` can be sent to ``peer`` (the same rule as ``_export_attrs``:
+    iBGP-learned routes go to iBGP peers only through route reflection)."""
+    return not (src.ibgp and peer.ibgp and not (src.rr_client or peer.rr_client))
 
 
 def _strip_confed(path: AsPath | None) -> AsPath:
@@ -228,13 +315,13 @@ class Rib:
     def _locrib(self, family: Family) -> _LocRib:
         loc = self._loc.get(family)
         if loc is None:
-            loc = self._loc[family] = _LocRib()
+            loc = self._loc[family] = _LocRib(family in _WIDE)
         return loc
 
     def _adj(self, peer: _Peer, family: Family) -> _AdjIn:
         adj = peer.adj_in.get(family)
         if adj is None:
-            adj = peer.adj_in[family] = _AdjIn(peer)
+            adj = peer.adj_in[family] = _AdjIn(peer, family in _WIDE)
             self._locrib(family).sources.append(adj)
         return adj
 
@@ -297,11 +384,11 @@ class Rib:
         peer.memberships = None
         if self.rtc and RTC in families:
             rtc_adj = peer.adj_in.get(RTC)
-            peer.memberships = Memberships(rtc_adj.attrs if rtc_adj else ())
+            peer.memberships = Memberships(rtc_adj.key_list() if rtc_adj else ())
         peer.out = {}
         for fam in sorted(families, key=lambda f: (f != RTC, f)):  # RT memberships first
             loc = self._locrib(fam)
-            ao = _AdjOut(loc.base + len(loc.log), list(loc.best))
+            ao = _AdjOut(loc.base + len(loc.log), _keys(loc.best), fam in _WIDE)
             peer.out[fam] = ao
             loc.readers.append(ao)
 
@@ -317,11 +404,11 @@ class Rib:
         peer.memberships = None
         if graceful:
             for adj in peer.adj_in.values():
-                adj.stale = set(adj.attrs)
+                adj.stale = set(adj.key_list())
             peer.stale_deadline = now + restart_time
             return
         for fam, adj in list(peer.adj_in.items()):
-            self._withdraw_keys(adj, fam, list(adj.attrs))
+            self._withdraw_keys(adj, fam, adj.key_list())
             self._locrib(fam).sources.remove(adj)
         peer.adj_in.clear()
         peer.stale_deadline = None
@@ -337,7 +424,11 @@ class Rib:
         """Forget a peer entirely (its routes withdrawn, stale or not)."""
         if peer_id in self._peers:
             self.peer_down(peer_id, 0.0)
-            del self._peers[peer_id]
+            gone = self._peers.pop(peer_id)
+            gone.export_cache.clear()
+            gone.interned.clear()
+            for p in self._peers.values():  # no reference cycle is left behind (GcPolicy)
+                p.export_cache.pop(gone, None)
 
     # ---------------------------------------------------------------- receiving
 
@@ -410,27 +501,34 @@ class Rib:
         attrs: PathAttributes,
     ) -> None:
         loc = self._locrib(family)
-        best = loc.best
-        a_attrs = adj.attrs
-        a_data = adj.data
+        bests = loc.best
+        attr_shards = adj.attrs
+        data_shards = adj.data
         stale = adj.stale
         peer = adj.peer
         policy = self.policy
         log = loc.log if loc.readers else None
         notify = bool(loc.subs)
         multi = len(loc.sources) > 1
+        wide = loc.wide
         d: bytes | None = None
         for i, key in enumerate(keys):
             if datas is not None:
                 d = datas[i]
             if stale:
                 stale.discard(key)
+            h = key[-1]  # _octet(), inlined
+            if wide and len(key) > 1:
+                h ^= key[-2]
+            best = bests[h]
+            a_attrs = attr_shards[h]
+            a_data = data_shards[h]
             cur = best.get(key)
             if cur is None:
                 a_attrs[key] = attrs
                 if d is not None:
                     a_data[key] = d
-                else:
+                elif a_data:
                     a_data.pop(key, None)
                 best[key] = adj
                 if log is not None:
@@ -445,7 +543,7 @@ class Rib:
                 a_attrs[key] = attrs
                 if d is not None:
                     a_data[key] = d
-                else:
+                elif a_data:
                     a_data.pop(key, None)
                 if multi:
                     self._recompute(loc, key)
@@ -457,36 +555,41 @@ class Rib:
                 a_attrs[key] = attrs
                 if d is not None:
                     a_data[key] = d
-                else:
+                elif a_data:
                     a_data.pop(key, None)
-                c_attrs = cur.attrs[key]
+                c_attrs = cur.attrs[h][key]
                 if compare(attrs, peer, c_attrs, cur.peer, policy)[0] < 0:
                     best[key] = adj
                     if log is not None:
                         log.append(key)
                     if notify:
-                        self._notify(loc, family, key, cur, c_attrs, cur.data.get(key))
+                        self._notify(loc, family, key, cur, c_attrs, cur.data[h].get(key))
                 elif notify and self.multipath:
-                    self._notify(loc, family, key, cur, c_attrs, cur.data.get(key))
+                    self._notify(loc, family, key, cur, c_attrs, cur.data[h].get(key))
 
     def _withdraw_keys(
         self, adj: _AdjIn, family: Family, keys: tuple[bytes, ...] | list[bytes]
     ) -> None:
         loc = self._locrib(family)
-        best = loc.best
-        a_attrs = adj.attrs
-        a_data = adj.data
+        bests = loc.best
+        attr_shards = adj.attrs
+        data_shards = adj.data
         stale = adj.stale
         log = loc.log if loc.readers else None
         notify = bool(loc.subs)
         multi = len(loc.sources) > 1
+        wide = loc.wide
         for key in keys:
-            old = a_attrs.pop(key, None)
+            h = key[-1]  # _octet(), inlined
+            if wide and len(key) > 1:
+                h ^= key[-2]
+            old = attr_shards[h].pop(key, None)
             if old is None:
                 continue
-            old_d = a_data.pop(key, None)
+            old_d = data_shards[h].pop(key, None)
             if stale:
                 stale.discard(key)
+            best = bests[h]
             if best.get(key) is adj:
                 if multi:
                     self._recompute(loc, key)
@@ -498,43 +601,44 @@ class Rib:
                     self._notify(loc, family, key, adj, old, old_d)
             elif notify and self.multipath:
                 cur = best[key]
-                self._notify(loc, family, key, cur, cur.attrs[key], cur.data.get(key))
+                self._notify(loc, family, key, cur, cur.attrs[h][key], cur.data[h].get(key))
 
     def _recompute(self, loc: _LocRib, key: bytes) -> None:
         winner: _AdjIn | None = None
         wa = _MISS
         policy = self.policy
+        h = _octet(key, loc.wide)
         for src in loc.sources:
-            a = src.attrs.get(key)
+            a = src.attrs[h].get(key)
             if a is None:
                 continue
             if winner is None or compare(a, src.peer, wa, winner.peer, policy)[0] < 0:
                 winner, wa = src, a
         if winner is None:
-            loc.best.pop(key, None)
+            loc.best[h].pop(key, None)
         else:
-            loc.best[key] = winner
+            loc.best[h][key] = winner
 
     # ---------------------------------------------------------------- explanations (API)
 
     def _candidates(self, loc: _LocRib, key: bytes) -> list[_AdjIn]:
-        return [s for s in loc.sources if key in s.attrs]
+        return [s for s in loc.sources if key in s]
 
     def _explain(self, loc: _LocRib, key: bytes, adj: _AdjIn) -> tuple[Reason, bool]:
         """Why the best path won (the step that beat the runner-up), or for another path the step
         it lost at; and whether it is an equal-cost multipath of the best."""
-        best = loc.best.get(key)
+        best = loc.best_of(key)
         if best is None:
             return Reason.ONLY_PATH, False
-        ba = best.attrs[key]
+        ba = best.attrs_of(key)
         if adj is not best:
-            _, step = compare(adj.attrs[key], adj.peer, ba, best.peer, self.policy)
+            _, step = compare(adj.attrs_of(key), adj.peer, ba, best.peer, self.policy)
             return step, self.multipath and step > MULTIPATH_LAST_STEP
         step = Reason.ONLY_PATH
         for src in loc.sources:
-            if src is best or key not in src.attrs:
+            if src is best or key not in src:
                 continue
-            _, s = compare(ba, best.peer, src.attrs[key], src.peer, self.policy)
+            _, s = compare(ba, best.peer, src.attrs_of(key), src.peer, self.policy)
             step = max(step, s)
         return step, self.multipath
 
@@ -542,12 +646,12 @@ class Rib:
         self, family: Family, loc: _LocRib, key: bytes, adj: _AdjIn, with_reason: bool = True
     ) -> RouteEntry:
         reason, mp = self._explain(loc, key, adj) if with_reason else (Reason.ONLY_PATH, False)
-        is_best = loc.best.get(key) is adj
+        is_best = loc.best_of(key) is adj
         return RouteEntry(
             family,
             key,
-            adj.data.get(key),
-            adj.attrs[key],
+            adj.data_of(key),
+            adj.attrs_of(key),
             adj.peer.peer_id,
             is_best,
             reason.text if with_reason else "",
@@ -559,16 +663,16 @@ class Rib:
         """The best path and (with ``multipath``) the paths from other sources equal to it up
         to and including the IGP-cost step."""
         loc = self._loc.get(family)
-        if loc is None or key not in loc.best:
+        best = loc.best_of(key) if loc is not None else None
+        if loc is None or best is None:
             return ()
-        best = loc.best[key]
         out = [self._entry(family, loc, key, best)]
         if self.multipath:
-            ba = best.attrs[key]
+            ba = best.attrs_of(key)
             for src in loc.sources:
-                if src is best or key not in src.attrs:
+                if src is best or key not in src:
                     continue
-                _, step = compare(src.attrs[key], src.peer, ba, best.peer, self.policy)
+                _, step = compare(src.attrs_of(key), src.peer, ba, best.peer, self.policy)
                 if step > MULTIPATH_LAST_STEP:
                     out.append(self._entry(family, loc, key, src))
         return tuple(out)
@@ -580,15 +684,16 @@ class Rib:
         loc = self._loc.get(family)
         if loc is None:
             return
-        for key, adj in list(loc.best.items()):
+        for key, adj in loc.best_items():
             yield self._entry(family, loc, key, adj)
 
     def lookup(self, family: Family, key: bytes) -> RouteEntry | None:
         """The best path of one destination."""
         loc = self._loc.get(family)
-        if loc is None or key not in loc.best:
+        best = loc.best_of(key) if loc is not None else None
+        if loc is None or best is None:
             return None
-        return self._entry(family, loc, key, loc.best[key])
+        return self._entry(family, loc, key, best)
 
     def paths(self, family: Family, key: bytes) -> list[RouteEntry]:
         """Every path of one destination (from every source), best first."""
@@ -605,7 +710,7 @@ class Rib:
         if adj is None:
             return
         loc = self._locrib(family)
-        for key in list(adj.attrs):
+        for key in adj.key_list():
             yield self._entry(family, loc, key, adj)
 
     def adj_rib_out(self, peer_id: PeerId, family: Family) -> Iterator[RouteEntry]:
@@ -615,12 +720,15 @@ class Rib:
         if ao is None:
             return
         loc = self._locrib(family)
-        for key, attrs in list(ao.attrs.items()):
-            src = loc.best.get(key)
+        items: list[tuple[bytes, PathAttributes]] = []
+        for d in ao.attrs[:SHARDS]:
+            items.extend(d.items())
+        for key, attrs in items:
+            src = loc.best_of(key)
             yield RouteEntry(
                 family,
                 key,
-                ao.data.get(key),
+                ao.data[_octet(key, ao.wide)].get(key),
                 attrs,
                 src.peer.peer_id if src is not None else "",
                 True,
@@ -629,7 +737,7 @@ class Rib:
     def prefix_count(self, peer_id: PeerId, family: Family) -> int:
         peer = self._local if peer_id == LOCAL_PEER else self._peers.get(peer_id)
         adj = peer.adj_in.get(family) if peer is not None else None
-        return len(adj.attrs) if adj is not None else 0
+        return len(adj) if adj is not None else 0
 
     def families(self) -> list[Family]:
         return sorted(self._loc)
@@ -653,8 +761,8 @@ class Rib:
         loc = self._locrib(family)
         loc.subs.setdefault(route_target, []).append(sub)
         if replay:
-            for key, adj in list(loc.best.items()):
-                attrs = adj.attrs[key]
+            for key, adj in loc.best_items():
+                attrs = adj.attrs_of(key)
                 if route_target is None or route_target in self._route_targets(attrs):
                     route = self._entry(family, loc, key, adj, with_reason=False)
                     callback(
@@ -691,13 +799,14 @@ class Rib:
         prev_attrs: PathAttributes | None,
         prev_data: bytes | None,
     ) -> None:
-        cur = loc.best.get(key)
-        new_attrs = cur.attrs[key] if cur is not None else None
+        cur = loc.best_of(key)
+        new_attrs = cur.attrs_of(key) if cur is not None else None
+        new_data = cur.data_of(key) if cur is not None else None
         if (
             cur is not None
             and cur is prev_src
             and new_attrs is prev_attrs
-            and cur.data.get(key) == prev_data
+            and new_data == prev_data
             and not self.multipath
         ):
             return
@@ -709,7 +818,7 @@ class Rib:
         if not subs:
             return
         route = (
-            RouteEntry(family, key, cur.data.get(key), new_attrs, cur.peer.peer_id, True)
+            RouteEntry(family, key, new_data, new_attrs, cur.peer.peer_id, True)
             if cur is not None and new_attrs is not None
             else None
         )
@@ -767,7 +876,7 @@ class Rib:
         """Withdraw a locally originated route; False when there was none."""
         self._leases.pop((family, key), None)
         adj = self._local.adj_in.get(family)
-        if adj is None or key not in adj.attrs:
+        if adj is None or key not in adj:
             return False
         self._withdraw_keys(adj, family, (key,))
         return True
@@ -811,14 +920,14 @@ class Rib:
         if peer.memberships is None:
             return
         adj = peer.adj_in.get(RTC)
-        fresh = Memberships(adj.attrs if adj is not None else ())
+        fresh = Memberships(adj.key_list() if adj is not None else ())
         if fresh == peer.memberships:
             return
         peer.memberships = fresh
         for fam, ao in peer.out.items():
             if fam in RTC_FILTERED:
-                keys = list(self._locrib(fam).best)
-                keys.extend(ao.attrs)  # withdraw what no membership asks for any more
+                keys = _keys(self._locrib(fam).best)
+                keys.extend(_keys(ao.attrs))  # withdraw what no membership asks for any more
                 if ao.sync is None:
                     ao.sync, ao.sync_pos = keys, 0
                 else:
@@ -903,9 +1012,8 @@ class Rib:
         ao = peer.out.get(family) if peer is not None and peer.up else None
         if ao is None:
             return
-        ao.attrs.clear()
-        ao.data.clear()
-        ao.sync = list(self._locrib(family).best)
+        ao.clear()
+        ao.sync = _keys(self._locrib(family).best)
         ao.sync_pos = 0
 
     def pending(self, peer_id: PeerId) -> bool:
@@ -967,9 +1075,13 @@ class Rib:
         keys: list[bytes],
         ctx: WireContext,
     ) -> list[bytes]:
-        best = loc.best
-        o_attrs = ao.attrs
-        o_data = ao.data
+        bests = loc.best
+        o_attr_shards = ao.attrs
+        o_data_shards = ao.data
+        # per source: may anything of it go to this peer at all (iBGP split horizon)
+        allowed = {s.peer: s.peer is not peer and _may_export(peer, s.peer) for s in loc.sources}
+        if not any(allowed.values()) and not any(o_attr_shards[:SHARDS]):
+            return []  # nothing to send and nothing sent before: the keys change nothing here
         filtered = peer.memberships is not None and fam in RTC_FILTERED
         members = peer.memberships
         has_data = fam in _DATA_FAMILIES
@@ -977,12 +1089,16 @@ class Rib:
         gone_data: list[bytes] = []
         groups: dict[PathAttributes, tuple[list[bytes], list[bytes]]] = {}
         export = self._export
+        wide = loc.wide
         for key in keys:
-            src = best.get(key)
+            h = key[-1]  # _octet(), inlined
+            if wide and len(key) > 1:
+                h ^= key[-2]
+            src = bests[h].get(key)
             new: PathAttributes | None = None
             d: bytes | None = None
-            if src is not None and src.peer is not peer:
-                a = src.attrs[key]
+            if src is not None and allowed[src.peer]:
+                a = src.attrs[h][key]
                 new = export(peer, src.peer, a)
                 if (
                     new is not None
@@ -991,14 +1107,16 @@ class Rib:
                     and not members.matches(self._route_targets(a))
                 ):
                     new = None
-                d = src.data.get(key)
+                d = src.data[h].get(key)
+            o_attrs = o_attr_shards[h]
             old = o_attrs.get(key)
             if new is None:
                 if old is not None:
                     del o_attrs[key]
                     gone.append(key)
-                    gone_data.append(o_data.pop(key, b""))
+                    gone_data.append(o_data_shards[h].pop(key, b""))
                 continue
+            o_data = o_data_shards[h]
             if old is new and o_data.get(key) == d:
                 continue
             o_attrs[key] = new

@@ -28,7 +28,7 @@ from bgpvpn.session import (
     resolve_collision,
 )
 
-READ_SIZE = 1 << 16
+READ_SIZE = 1 << 14
 HIGH_WATER = 1 << 20  # octets queued to a peer before the owner stops draining routes to it
 
 
@@ -70,6 +70,10 @@ class _Connection:
                     break
                 self.session.receive_bytes(data, self.runner.now())
                 self.runner.pump(self)
+                # reader.read() does not suspend while its buffer holds data: give the loop
+                # (other peers, timers, the API) a turn after every read, or a backlog of
+                # several reads would run as one step
+                await asyncio.sleep(0)
         except (ConnectionError, OSError):
             pass
         except asyncio.CancelledError:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from bgpvpn.config import Config, PeerConfig
 from bgpvpn.rib import PeerInfo, Rib
+from bgpvpn.runtime.gcpolicy import GcPolicy
 from bgpvpn.runtime.peer import PeerRunner, Transport
 from bgpvpn.runtime.sockets import set_md5_key
 from bgpvpn.session import (
@@ -78,8 +79,11 @@ class PeerStatus:
 class Speaker:
     """Owns the RIB and the peers; the REST API and the CLI talk to it."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, manage_gc: bool = True) -> None:
+        """``manage_gc``: freeze the garbage collector's view of the RIB as it grows
+        (``GcPolicy``; turn off when the process is not the daemon's own)."""
         self.config = config
+        self.gc = GcPolicy(enabled=manage_gc)
         bgp = config.bgp
         self.boot_id = uuid.uuid4().hex
         self.started_at = time.time()
@@ -115,6 +119,7 @@ class Speaker:
                 status.runner.start()
         self._tasks.append(self.loop.create_task(self._drain_loop(), name="bgp-drain"))
         self._tasks.append(self.loop.create_task(self._deadline_loop(), name="bgp-deadlines"))
+        self.gc.start()
 
     async def stop(self, message: str = "") -> None:
         for status in self.peers.values():
@@ -187,7 +192,9 @@ class Speaker:
         now = self.now()
         if isinstance(event, UpdateReceived):
             status.updates_received += 1
-            self.rib.receive(peer_id, event.message, now)
+            msg = event.message
+            self.rib.receive(peer_id, msg, now)
+            self.gc.routes_received(sum(len(b.keys) for b in msg.announced))
             self._wake.set()
         elif isinstance(event, Established):
             neg = event.negotiated
@@ -215,6 +222,7 @@ class Speaker:
             for fam in sorted(stale_families_to_flush(status.stale_families, neg.graceful_restart)):
                 self.rib.end_of_rib(peer_id, fam)  # sweeps that family's stale routes now
             status.stale_families = frozenset()
+            self.gc.session_up()
             self._wake.set()
         elif isinstance(event, EndOfRibReceived):
             self.rib.end_of_rib(peer_id, event.family)

@@ -1,0 +1,50 @@
+"""GcPolicy: the daemon freezes the collector's view of the RIB at start and as routes arrive
+(steps doubling to a ceiling), so collections never walk the big tables."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+
+from bgpvpn.runtime.gcpolicy import GcPolicy
+
+
+def test_freezes_at_start_then_at_doubling_steps_up_to_the_ceiling() -> None:
+    policy = GcPolicy(first=100, max_step=400)
+    frozen = gc.get_freeze_count()
+    try:
+        policy.start()
+        assert policy.freezes == 1
+        policy.session_up()
+        policy.session_up()  # only the first session
+        assert policy.freezes == 2
+        marks = []
+        for n in range(1, 60):
+            policy.routes_received(50)
+            if policy.freezes > len(marks) + 2:
+                marks.append(n * 50)
+        # steps 100, 100 (total 100), 200, 400, then 400 each (the ceiling)
+        assert marks[:6] == [100, 200, 400, 800, 1200, 1600]
+        assert gc.get_freeze_count() > frozen
+
+        class Node:
+            other: object = None
+
+        node = Node()
+        node.other = node  # a cycle that is garbage when the next freeze comes
+        ref = weakref.ref(node)
+        del node
+        policy.routes_received(400)
+        assert ref() is None  # collected before the freeze, not kept in the frozen generation
+    finally:
+        gc.unfreeze()
+
+
+def test_disabled_policy_never_touches_the_collector() -> None:
+    policy = GcPolicy(first=10, enabled=False)
+    before = gc.get_freeze_count()
+    policy.start()
+    policy.session_up()
+    policy.routes_received(1000)
+    assert policy.freezes == 0
+    assert gc.get_freeze_count() == before
