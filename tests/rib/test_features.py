@@ -139,7 +139,7 @@ def test_graceful_restart_stale_and_sweep() -> None:
     rib.peer_up(dst, V4)
     send(rib, src, [prefix(1), prefix(2)], attrs(65001))
     drain(rib, dst)
-    rib.peer_down("p1", now=10.0, graceful=True, restart_time=120)
+    rib.peer_down("p1", now=10.0, keep_stale=V4, restart_time=120)
     entries = list(rib.adj_rib_in("p1", IPV4_UNICAST))
     assert all(e.stale for e in entries) and len(entries) == 2
     assert rib.lookup(IPV4_UNICAST, prefix(1)) is not None  # still used
@@ -161,7 +161,7 @@ def test_graceful_restart_deadline() -> None:
     src = peer(1, 65001)
     rib.peer_up(src, V4)
     send(rib, src, [prefix(1)], attrs(65001))
-    rib.peer_down("p1", now=0.0, graceful=True, restart_time=60)
+    rib.peer_down("p1", now=0.0, keep_stale=V4, restart_time=60)
     assert rib.expire_stale(59.0) == 0
     assert rib.expire_stale(60.0) == 1
     assert rib.lookup(IPV4_UNICAST, prefix(1)) is None

@@ -14,7 +14,7 @@ API (``Rib``)::
     rib.peer_up(PeerInfo(peer_id, address, asn, router_id, ibgp, local_address,
                          rr_client=False, next_hop_self=False),
                 families, add_path_tx=frozenset())      # starts the initial sync
-    rib.peer_down(peer_id, now, graceful=False, restart_time=0)
+    rib.peer_down(peer_id, now, keep_stale=(), restart_time=0)   # GR: families kept stale
     rib.receive(peer_id, update, now)                   # a decoded UpdateMessage
     rib.end_of_rib(peer_id, family)                     # also done by receive() on EoR
     rib.expire_stale(now) -> int                        # graceful-restart deadline sweep

@@ -393,25 +393,31 @@ class Rib:
             loc.readers.append(ao)
 
     def peer_down(
-        self, peer_id: PeerId, now: float, graceful: bool = False, restart_time: float = 0
+        self,
+        peer_id: PeerId,
+        now: float,
+        keep_stale: Iterable[Family] = (),
+        restart_time: float = 0,
     ) -> None:
-        """The session went down. Graceful (RFC4724 receiving side): its routes stay in use,
-        marked stale, until it comes back and sends End-of-RIB, or ``now + restart_time``
-        passes (``expire_stale``). Otherwise its routes are withdrawn now."""
+        """The session went down. Its routes of the families in ``keep_stale`` stay in use,
+        marked stale, until the peer comes back and sends End-of-RIB for the family, or
+        ``now + restart_time`` passes (``expire_stale``); its routes of every other family are
+        withdrawn now. RFC4724 4.2, receiving side: after a session ended without a
+        NOTIFICATION, ``keep_stale`` is the families the peer listed in its Graceful Restart
+        capability (empty otherwise: everything goes)."""
         peer = self._peers[peer_id]
         self._drop_out(peer)
         peer.up = False
         peer.memberships = None
-        if graceful:
-            for adj in peer.adj_in.values():
-                adj.stale = set(adj.key_list())
-            peer.stale_deadline = now + restart_time
-            return
+        keep = frozenset(keep_stale)
         for fam, adj in list(peer.adj_in.items()):
+            if fam in keep:
+                adj.stale = set(adj.key_list())
+                continue
             self._withdraw_keys(adj, fam, adj.key_list())
             self._locrib(fam).sources.remove(adj)
-        peer.adj_in.clear()
-        peer.stale_deadline = None
+            del peer.adj_in[fam]
+        peer.stale_deadline = now + restart_time if peer.adj_in else None
 
     def _drop_out(self, peer: _Peer) -> None:
         for fam, ao in peer.out.items():

@@ -243,15 +243,12 @@ class Speaker:
                 # session to end, and stale routes kept from a graceful restart stay
                 self._wake.set()
                 return
+            # RFC4724 4.2: only the families the peer listed in its capability stay (stale)
+            keep = last.graceful_families if event.graceful and last is not None else frozenset()
             status.stale_families = frozenset()
             if peer_id in self.rib.peer_ids():
-                self.rib.peer_down(peer_id, now, graceful=event.graceful, restart_time=restart)
-                if event.graceful and last is not None:
-                    # the RIB keeps every family stale: those the peer's capability did not
-                    # list are not covered by graceful restart (RFC4724 4.2) and go now
-                    for fam in sorted(last.families - last.graceful_families):
-                        self.rib.end_of_rib(peer_id, fam)
-                    status.stale_families = last.graceful_families
+                self.rib.peer_down(peer_id, now, keep_stale=keep, restart_time=restart)
+                status.stale_families = keep
             self._wake.set()
         elif isinstance(event, MaxPrefixExceeded):
             status.last_error = (
