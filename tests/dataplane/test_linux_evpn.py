@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import VTEP_A, VTEP_B, Lab, no_ping, pings
+from conftest import VTEP_A, VTEP_B, Lab, no_ping, pings, run
 from pyroute2 import IPRoute  # type: ignore[import-untyped]
 
 from bgpvpn.dataplane.linux import LinuxEvpnDriver
-from bgpvpn.dataplane.linux.netlink import netns_exists
+from bgpvpn.dataplane.linux.netlink import netns_create, netns_exists
 from bgpvpn.dataplane.model import (
     Change,
     FloodListChanged,
@@ -32,6 +32,7 @@ MAC_A1 = "52:54:00:00:01:01"
 MAC_B1 = "52:54:00:00:02:01"
 MAC_A2 = "52:54:00:00:01:02"
 MAC_B2 = "52:54:00:00:02:02"
+MAC_A5 = "52:54:00:00:01:05"
 
 
 def evi(iid: str, vni: int, vtep: str, index: int) -> InstanceConfig:
@@ -321,5 +322,96 @@ def test_reconcile_rebuilds_a_deleted_instance(
         assert sorted(report.added["link"]) == ["bvbr-1 (bridge)", "bvx-1 (vxlan 100)"]
         assert snapshot(lab.a) == want
         assert pings(t["vm_a"], "198.51.100.2")
+    finally:
+        fresh.close(remove=False)
+
+
+def two_mac_port(lab: Lab, tap: str, vms: list[tuple[str, str, str]]) -> list[str]:
+    """One host interface ``tap`` (in host A) carrying several MACs, as a tap with VMs behind
+    it: ``vms`` are (tag, MAC, address/len); the first VM's namespace holds the veth peer
+    ``eth0``, each other VM a macvlan of that ``eth0`` moved into its own namespace. Returns
+    the VM namespaces (created here, deleted by the lab)."""
+    names = [lab.ns(tag) for tag, _, _ in vms]
+    for ns in names:
+        netns_create(ns)
+    first = names[0]
+    run("ip", "-n", lab.a, "link", "add", tap, "type", "veth", "peer", "name", "eth0",
+        "netns", first)  # fmt: skip
+    for i, (ns, (_tag, mac, addr)) in enumerate(zip(names, vms, strict=True)):
+        dev = "eth0" if i == 0 else f"mv{i}"
+        if i:
+            run("ip", "-n", first, "link", "add", dev, "link", "eth0", "type", "macvlan",
+                "mode", "bridge")  # fmt: skip
+            run("ip", "-n", first, "link", "set", dev, "netns", ns)
+        run("ip", "-n", ns, "link", "set", dev, "address", mac)
+        run("ip", "-n", ns, "addr", "add", addr, "dev", dev)
+        run("ip", "-n", ns, "link", "set", dev, "up")
+        run("ip", "-n", ns, "link", "set", "lo", "up")
+    return names
+
+
+def port_fdb(ns: str, tap: str) -> set[str]:
+    """The MACs of the static bridge FDB entries on ``tap`` (``MAC dev TAP master static``)."""
+    return {mac for dev, mac, dst, state in snapshot(ns)["fdb"] if dev == tap and state == 64}
+
+
+def master_of(ns: str, name: str) -> str | None:
+    return next(m for n, _k, m in snapshot(ns)["links"] if n == name)
+
+
+def test_a_port_with_two_macs(lab: Lab, drivers: tuple[LinuxEvpnDriver, LinuxEvpnDriver]) -> None:
+    """Two VMs behind one tap (a veth and a macvlan of its peer), attached as two (port, MAC)
+    pairs: one static FDB entry each, both reach host B; a restarted driver's reconcile keeps
+    both; detaching one MAC keeps the port in the bridge and the other VM's traffic; detaching
+    the last releases the port."""
+    a, b = drivers
+    cfg_a, cfg_b = evi("evi1", 100, VTEP_A, 1), evi("evi1", 100, VTEP_B, 1)
+    vm1, vm5 = two_mac_port(
+        lab, "tapa1", [("vma1", MAC_A1, "198.51.100.1/24"), ("vma5", MAC_A5, "198.51.100.5/24")]
+    )
+    p1, p5 = LocalPort("tapa1", MAC_A1, ("198.51.100.1/24",)), LocalPort("tapa1", MAC_A5)
+    port_b = LocalPort("tapb1", MAC_B1, ("198.51.100.2/24",), netns=lab.ns("vmb1"))
+    mac_b = RemoteMac(MAC_B1, VTEP_B, 100, "198.51.100.2")
+    a.apply([*host_changes(cfg_a, p1, mac_b, VTEP_B), PortAttached("evi1", p5)])
+    b.apply(
+        [
+            *host_changes(cfg_b, port_b, RemoteMac(MAC_A1, VTEP_A, 100, "198.51.100.1"), VTEP_A),
+            RemoteMacAdded("evi1", RemoteMac(MAC_A5, VTEP_A, 100, "198.51.100.5")),
+        ]
+    )
+    assert a.errors == 0 and b.errors == 0, (list(a.last_errors), list(b.last_errors))
+    assert port_fdb(lab.a, "tapa1") == {MAC_A1, MAC_A5}
+    assert a.state()["instances"]["evi1"]["port_macs"] == {"tapa1": [MAC_A1, MAC_A5]}
+    assert pings(vm1, "198.51.100.2") and pings(vm5, "198.51.100.2")
+
+    # a restart: the fresh driver's reconcile finds nothing to change
+    want = snapshot(lab.a)
+    desired = {
+        "evi1": InstanceState(cfg_a, (p1, p5), remote_macs=(mac_b,), flood=frozenset({VTEP_B}))
+    }
+    fresh = LinuxEvpnDriver(netns=lab.a)
+    try:
+        report = fresh.reconcile(desired)
+        assert fresh.errors == 0, list(fresh.last_errors)
+        assert not report.changed, report
+        assert snapshot(lab.a) == want
+        # one MAC lost while nobody watched: reconcile puts back that one only
+        run("bridge", "-n", lab.a, "fdb", "del", MAC_A5, "dev", "tapa1", "master")
+        assert port_fdb(lab.a, "tapa1") == {MAC_A1}
+        report = fresh.reconcile(desired)
+        assert report.added == {"fdb": [f"{MAC_A5} dev tapa1 master bvbr-1 static"]}, report
+        assert not report.removed, report
+        assert snapshot(lab.a) == want
+
+        fresh.apply([PortDetached("evi1", p5)])
+        assert fresh.errors == 0, list(fresh.last_errors)
+        assert master_of(lab.a, "tapa1") == "bvbr-1"
+        assert port_fdb(lab.a, "tapa1") == {MAC_A1}
+        assert pings(vm1, "198.51.100.2")
+        fresh.apply([PortDetached("evi1", p1)])
+        assert fresh.errors == 0, list(fresh.last_errors)
+        assert master_of(lab.a, "tapa1") is None
+        assert port_fdb(lab.a, "tapa1") == set()
+        assert fresh.state()["instances"]["evi1"]["ports"] == []
     finally:
         fresh.close(remove=False)

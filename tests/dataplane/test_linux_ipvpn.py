@@ -8,8 +8,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import VTEP_A, VTEP_B, Lab, no_ping, pings
+from conftest import VTEP_A, VTEP_B, Lab, no_ping, pings, run
 from pyroute2 import IPRoute  # type: ignore[import-untyped]
+from test_linux_evpn import two_mac_port
 
 from bgpvpn.dataplane.linux import LinuxIpvpnDriver
 from bgpvpn.dataplane.linux.netlink import netns_exists
@@ -361,5 +362,85 @@ def test_reconcile_after_a_crash_gives_exactly_the_desired_state(
         assert pings(t["vm_a"], "198.51.100.20")
         again = fresh.reconcile(desired)
         assert not again.changed, again
+    finally:
+        fresh.close(remove=False)
+
+
+def test_a_port_with_two_macs(lab: Lab, drivers: tuple[LinuxIpvpnDriver, LinuxIpvpnDriver]) -> None:
+    """Two VMs behind one tap (a veth and a macvlan of its peer) with one gateway, attached as
+    two (port, MAC) pairs: a host route each, one rule for the port; a restarted driver's
+    reconcile changes nothing; detaching one MAC removes only its host route (the port's rule,
+    proxy ARP and the shared gateway route stay, the other VM still pings); the last MAC takes
+    them all."""
+    a, b = drivers
+    cfg_a, cfg_b = vrf("vrf1", 1000, VTEP_A, 1), vrf("vrf1", 1000, VTEP_B, 1)
+    vm1, vm5 = two_mac_port(
+        lab,
+        "tapa1",
+        [("ipa1", "52:54:00:00:01:01", "198.51.100.10/24"),
+         ("ipa5", "52:54:00:00:01:05", "198.51.100.15/24")],
+    )  # fmt: skip
+    gw = "198.51.100.1"
+    p1 = LocalPort("tapa1", "52:54:00:00:01:01", ("198.51.100.10/24",), gateway_ip=gw)
+    p5 = LocalPort("tapa1", "52:54:00:00:01:05", ("198.51.100.15/24",), gateway_ip=gw)
+    pb = port("tapb1", lab.ns("ipb1"), "198.51.100.20/24", gw, 2)
+    a.apply(
+        [
+            InstanceCreated(cfg_a),
+            PortAttached("vrf1", p1),
+            PortAttached("vrf1", p5),
+            RemoteRouteSet("vrf1", via(cfg_b, "198.51.100.20/32")),
+        ]
+    )
+    b.apply(
+        [
+            InstanceCreated(cfg_b),
+            PortAttached("vrf1", pb),
+            RemoteRouteSet("vrf1", via(cfg_a, "198.51.100.10/32")),
+            RemoteRouteSet("vrf1", via(cfg_a, "198.51.100.15/32")),
+        ]
+    )
+    assert a.errors == 0 and b.errors == 0, (list(a.last_errors), list(b.last_errors))
+    assert pings(vm1, "198.51.100.20") and pings(vm5, "198.51.100.20")
+    table = 100_001
+
+    def ours() -> tuple[set[str], set[str]]:
+        snap = snapshot(lab.a)
+        routes = {f"{r[2]} {r[6]}" for r in snap["routes"] if r[1] == table and r[4] == 186}
+        rules = {f"{r[0]} {r[2]}" for r in snap["rules"] if r[1] == 1861}
+        return routes, rules
+
+    def proxy_arp() -> str:
+        return run(
+            "ip", "netns", "exec", lab.a, "cat", "/proc/sys/net/ipv4/conf/tapa1/proxy_arp"
+        ).stdout.strip()  # fmt: skip
+
+    rules = {f"{socket.AF_INET} tapa1", f"{socket.AF_INET6} tapa1"}
+    assert ours() == (
+        {"198.51.100.10 tapa1", "198.51.100.15 tapa1", f"{gw} bvr-1", "198.51.100.20 bvr-1"},
+        rules,
+    )
+    assert a.state()["instances"]["vrf1"]["ports"] == ["tapa1"]
+
+    want = snapshot(lab.a)
+    desired = {"vrf1": InstanceState(cfg_a, (p1, p5), routes=(via(cfg_b, "198.51.100.20/32"),))}
+    fresh = LinuxIpvpnDriver(netns=lab.a)
+    try:
+        report = fresh.reconcile(desired)
+        assert fresh.errors == 0, list(fresh.last_errors)
+        assert not report.changed, report
+        assert snapshot(lab.a) == want
+
+        fresh.apply([PortDetached("vrf1", p5)])
+        assert fresh.errors == 0, list(fresh.last_errors)
+        assert ours() == ({"198.51.100.10 tapa1", f"{gw} bvr-1", "198.51.100.20 bvr-1"}, rules)
+        assert proxy_arp() == "1"
+        assert pings(vm1, "198.51.100.20")
+        assert no_ping(vm5, "198.51.100.20")
+        fresh.apply([PortDetached("vrf1", p1)])
+        assert fresh.errors == 0, list(fresh.last_errors)
+        assert ours() == ({"198.51.100.20 bvr-1"}, set())
+        assert proxy_arp() == "0"
+        assert fresh.state()["instances"]["vrf1"]["ports"] == []
     finally:
         fresh.close(remove=False)

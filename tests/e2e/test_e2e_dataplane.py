@@ -323,12 +323,7 @@ def test_vms_of_other_vpns_on_the_same_hosts_cannot_ping(lab: Net) -> None:
     assert reached == []
 
 
-# ------------------------------------------------- bugs found: a port with several MACs
-
-
-class KnownBug(AssertionError):
-    """Raised only by the check that shows a known bgpvpn bug (the xfail's ``raises``), so
-    that any other failure of these tests is reported as a failure."""
+# ------------------------------------------------------------- a port with several MACs
 
 
 def two_macs_on_one_port(lab: Net) -> tuple[Daemon, Daemon, dict[str, Vm]]:
@@ -366,13 +361,6 @@ def port_fdb(ns: str, tap: str) -> set[str]:
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=KnownBug,
-    reason="LinuxEvpnDriver keys an EVI's ports by interface name (_Evi.ports), while the vpn "
-    "layer attaches (port, MAC) pairs: detaching one MAC of a port that carries two takes "
-    "the port out of the bridge (_detach: master=0), cutting the MAC still attached",
-)
 def test_detaching_one_mac_of_a_two_mac_port_keeps_the_other(lab: Net) -> None:
     b1, _b2, vms = two_macs_on_one_port(lab)
     h1 = lab.hosts["b1"]
@@ -383,19 +371,13 @@ def test_detaching_one_mac_of_a_two_mac_port_keeps_the_other(lab: Net) -> None:
     assert out["instances_removed"] == [], out
     assert [p["mac"] for p in b1.instance("blue")["ports"]] == [vms["blue1"].mac]
     master = ip_json(h1, "link", "show", "dev", vms["blue1"].tap)[0].get("master")
-    if master is None or not str(master).startswith("bvbr-"):
-        raise KnownBug(f"{vms['blue1'].tap} left the bridge (master {master}) though "
-                       f"{vms['blue1'].mac} is still attached on it")  # fmt: skip
+    assert master is not None and str(master).startswith("bvbr-"), (
+        f"{vms['blue1'].tap} left the bridge (master {master}) though {vms['blue1'].mac} is "
+        "still attached on it"
+    )
     pings(vms["blue1"].ns, vms["blue2"].addr, 10)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=KnownBug,
-    reason="LinuxEvpnDriver.reconcile builds the wanted port FDB entries from _Evi.ports, "
-    "keyed by interface name: after a restart, a port attached with two MACs keeps the static "
-    "'MAC dev PORT master static' entry of only one of them (the other is deleted as stale)",
-)
 def test_restart_keeps_both_static_fdb_entries_of_a_two_mac_port(lab: Net) -> None:
     b1, _b2, vms = two_macs_on_one_port(lab)
     h1, tap = lab.hosts["b1"], vms["blue1"].tap
@@ -409,7 +391,8 @@ def test_restart_keeps_both_static_fdb_entries_of_a_two_mac_port(lab: Net) -> No
         pings(vm.ns, vms["blue2"].addr, WAIT)
     wait_until("b2's MAC back in b1's FDB", lambda: vms["blue2"].mac in fdb_macs(h1), WAIT)
     missing = macs - port_fdb(h1, tap)
-    if missing:
-        raise KnownBug(f"static FDB entries of {sorted(missing)} on {tap} gone after the "
-                       f"restart:\n{diff(before, snapshot(h1))}")  # fmt: skip
+    assert not missing, (
+        f"static FDB entries of {sorted(missing)} on {tap} gone after the restart:\n"
+        f"{diff(before, snapshot(h1))}"
+    )
     wait_equal("b1's kernel objects after the restart", lambda: snapshot(h1), before, 10)

@@ -5,7 +5,9 @@ Per EVI (index N, VNI V, local VTEP L):
 - bridge ``bvbr-N`` (MAC: the instance's router MAC, so it never takes a port's; no IPv6
   link-local: addrgenmode none), VXLAN device ``bvx-N`` (id V, local L, dstport 4789,
   nolearning) enslaved to it as a port with ``neigh_suppress on`` and ``learning off``;
-- local ports enslaved, each with a static FDB entry for its MAC (never flooded for);
+- local ports enslaved, each with a static FDB entry per attached MAC (never flooded for); a
+  port may carry several MACs (VMs behind one tap): it is enslaved with its first MAC and
+  released when its last MAC is detached;
 - E-VPN type-2 routes: ``MAC dst VTEP self static`` on ``bvx-N`` (with the VNI when it is not
   the EVI's) and, with an IP, a permanent neighbour ``IP -> MAC`` on ``bvbr-N`` that the bridge
   answers ARP / NS from (neigh_suppress);
@@ -60,7 +62,8 @@ class _Evi:
     config: InstanceConfig
     br_index: int = 0
     vx_index: int = 0
-    ports: dict[str, LocalPort] = field(default_factory=dict)
+    # interface name -> MAC -> the attached (port, MAC): one interface may carry several MACs
+    ports: dict[str, dict[str, LocalPort]] = field(default_factory=dict)
     # mac -> ip (None: the MAC-only route) -> entry; the FDB entry follows the newest entry
     macs: dict[str, dict[str | None, RemoteMac]] = field(default_factory=dict)
     fdb_vtep: dict[str, str] = field(default_factory=dict)  # mac -> VTEP programmed
@@ -76,6 +79,9 @@ class _Evi:
 
     def vni_attr(self, entry: RemoteMac) -> int | None:
         return None if entry.vni in (0, self.config.vni) else entry.vni
+
+    def all_ports(self) -> list[LocalPort]:
+        return [port for by_mac in self.ports.values() for port in by_mac.values()]
 
 
 def _bridge_name(index: int) -> str:
@@ -167,7 +173,7 @@ class LinuxEvpnDriver(LinuxDriverBase):
         bridges = {evi.br_index: evi for evi in self._evis.values()}
         for link in links:
             evi_of = bridges.get(link.master)
-            if evi_of is None or link.index == evi_of.vx_index or link.name in evi_of.ports:
+            if evi_of is None or link.index == evi_of.vx_index or evi_of.ports.get(link.name):
                 continue
             self.nl.ipr.link("set", index=link.index, master=0)
             report.removed.setdefault("port", []).append(f"{link.name} from {evi_of.bridge}")
@@ -192,7 +198,7 @@ class LinuxEvpnDriver(LinuxDriverBase):
                         )
             for vtep in evi.flood:
                 want_fdb[(evi.vx_index, ZERO_MAC, vtep)] = self._flood_fdb(evi, vtep, True)
-            for port in evi.ports.values():
+            for port in evi.all_ports():
                 pidx = index_of.get(port.name)
                 if pidx is not None:
                     want_fdb[(pidx, port.mac, None)] = self._port_fdb(evi, port, pidx, True)
@@ -244,6 +250,9 @@ class LinuxEvpnDriver(LinuxDriverBase):
                     "bridge": evi.bridge,
                     "vxlan": evi.vxlan,
                     "ports": sorted(evi.ports),
+                    "port_macs": {
+                        name: sorted(by_mac) for name, by_mac in sorted(evi.ports.items())
+                    },
                     "remote_macs": sum(len(v) for v in evi.macs.values()),
                     "flood": sorted(evi.flood),
                 }
@@ -309,7 +318,7 @@ class LinuxEvpnDriver(LinuxDriverBase):
 
     def _remove(self, evi: _Evi) -> None:
         self._flush()
-        for port in list(evi.ports.values()):
+        for port in evi.all_ports():
             self._detach(evi, port)
         self._flush()
         self._delete_link(evi.vxlan)
@@ -394,17 +403,24 @@ class LinuxEvpnDriver(LinuxDriverBase):
             self.nl.ipr.link("set", index=index, master=evi.br_index, state="up")
             if report is not None and link is not None:
                 report.added.setdefault("port", []).append(f"{port.name} to {evi.bridge}")
-        evi.ports[port.name] = port
+        evi.ports.setdefault(port.name, {})[port.mac] = port
         if report is None:
             self._queue(self._port_fdb(evi, port, index, True))
 
     def _detach(self, evi: _Evi, port: LocalPort) -> None:
-        known = evi.ports.pop(port.name, port)
+        """Detach one (port, MAC): its static FDB entry goes; the interface leaves the bridge
+        (or, a netns port, is deleted) only with its last MAC."""
+        by_mac = evi.ports.get(port.name, {})
+        known = by_mac.pop(port.mac, port)
+        if not by_mac:
+            evi.ports.pop(port.name, None)
         link = self.nl.link(port.name)
         if link is None:
             return
         if link.master == evi.br_index:
             self._queue(self._port_fdb(evi, known, link.index, False))
+        if by_mac:
+            return  # other MACs of this interface are still attached
         self._flush()
         if known.netns is not None:
             self._remove_netns_port(known)

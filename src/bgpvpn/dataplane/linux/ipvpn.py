@@ -98,10 +98,12 @@ def _nh_address(prefix: str, vtep: str) -> str:
 class _Vrf:
     config: InstanceConfig
     vx_index: int = 0
-    ports: dict[str, LocalPort] = field(default_factory=dict)
-    port_index: dict[str, int] = field(default_factory=dict)
+    # interface name -> MAC -> the attached (port, MAC): one interface may carry several MACs
+    ports: dict[str, dict[str, LocalPort]] = field(default_factory=dict)
+    port_index: dict[str, int] = field(default_factory=dict)  # interface name -> ifindex
     routes: dict[str, RemoteRoute] = field(default_factory=dict)  # remote and leaked
     gateways: Counter[str] = field(default_factory=Counter)  # IPv4 gateway -> ports using it
+    proxies: Counter[tuple[str, str]] = field(default_factory=Counter)  # (port, IPv6 gw) -> users
     neigh_refs: dict[str, Counter[str]] = field(default_factory=dict)  # ip -> rmac -> routes
     neigh_mac: dict[str, str] = field(default_factory=dict)  # ip -> rmac programmed
     fdb_refs: dict[str, Counter[tuple[str, int | None]]] = field(default_factory=dict)
@@ -118,6 +120,23 @@ class _Vrf:
 
     def vni_attr(self, vni: int) -> int | None:
         return None if vni in (0, self.config.vni) else vni
+
+    def all_ports(self) -> list[LocalPort]:
+        return [port for by_mac in self.ports.values() for port in by_mac.values()]
+
+
+def _count(counter: Counter[Any], key: Any, add: bool) -> bool:
+    """Count one more (``add``) or one fewer user of ``key``; True when that was the first user
+    (program the object) or the last one (remove it)."""
+    before = counter[key]
+    if add:
+        counter[key] = before + 1
+        return before == 0
+    if before <= 1:
+        counter.pop(key, None)
+        return before == 1
+    counter[key] = before - 1
+    return False
 
 
 class LinuxIpvpnDriver(LinuxDriverBase):
@@ -171,6 +190,9 @@ class LinuxIpvpnDriver(LinuxDriverBase):
                     "vxlan": vrf.vxlan,
                     "router_mac": vrf.config.router_mac,
                     "ports": sorted(vrf.ports),
+                    "port_macs": {
+                        name: sorted(by_mac) for name, by_mac in sorted(vrf.ports.items())
+                    },
                     "routes": len(vrf.routes),
                     "rules": len(vrf.rules),
                 }
@@ -244,7 +266,7 @@ class LinuxIpvpnDriver(LinuxDriverBase):
     def _remove(self, vrf: _Vrf) -> None:
         for prefix in list(vrf.routes):
             self._remove_route(vrf, prefix)
-        for port in list(vrf.ports.values()):
+        for port in vrf.all_ports():
             self._detach(vrf, port)
         self._flush()
         del self._vrfs[vrf.config.instance_id]
@@ -316,20 +338,28 @@ class LinuxIpvpnDriver(LinuxDriverBase):
                 self.nl.ipr.link("set", index=index, state="up")
         has_v6 = any(":" in ip for ip in port.ips) or ":" in (port.gateway_ip or "")
         self._set_sysctls(port.name, proxy=True, ipv6=has_v6)
-        old = vrf.ports.get(port.name)
+        by_mac = vrf.ports.setdefault(port.name, {})
+        old = by_mac.get(port.mac)
         if old is not None and old != port:
             self._port_objects(vrf, old, vrf.port_index[port.name], add=False)
-        vrf.ports[port.name] = port
+        by_mac[port.mac] = port
         vrf.port_index[port.name] = index
         if report is None and old != port:
             self._port_objects(vrf, port, index, add=True)
 
     def _detach(self, vrf: _Vrf, port: LocalPort) -> None:
-        known = vrf.ports.pop(port.name, None)
-        index = vrf.port_index.pop(port.name, None)
+        """Detach one (port, MAC): its host routes (and its share of the gateway objects) go;
+        the port's rules, sysctls and netns go only with its last MAC."""
+        by_mac = vrf.ports.get(port.name)
+        known = by_mac.pop(port.mac, None) if by_mac is not None else None
+        index = vrf.port_index.get(port.name)
         if known is None or index is None:
             return
         self._port_objects(vrf, known, index, add=False)
+        if by_mac:
+            return  # other MACs of this interface are still attached
+        del vrf.ports[port.name]
+        del vrf.port_index[port.name]
         self._flush()
         if known.netns is not None:
             self._remove_netns_port(known)
@@ -337,17 +367,19 @@ class LinuxIpvpnDriver(LinuxDriverBase):
             self.nl.sysctl_set([(("ipv4", "conf", known.name, "proxy_arp"), "0")])
 
     def _port_objects(self, vrf: _Vrf, port: LocalPort, index: int, *, add: bool) -> None:
-        """Queue the host routes, the gateway route or proxy entry of ``port``."""
+        """Queue the host routes of ``port`` and, for its first user or after its last, the
+        gateway route (IPv4) or the proxy entry on the port (IPv6)."""
         for req in self._port_requests(vrf, port, index, add=add):
             self._queue(req)
         gw = port.gateway_ip
-        if gw is not None and ":" not in gw:
-            before = vrf.gateways[gw]
-            vrf.gateways[gw] += 1 if add else -1
-            if vrf.gateways[gw] <= 0:
-                del vrf.gateways[gw]
-            if (before == 0) == add:  # first user added, or last user gone
-                self._queue(self._gateway_route(vrf, gw, add))
+        if gw is None:
+            return
+        if ":" in gw:
+            if _count(vrf.proxies, (port.name, gw), add):
+                what = f"proxy {gw} dev {port.name}"
+                self._queue(neigh_request(add, index, gw, proxy=True, what=what))
+        elif _count(vrf.gateways, gw, add):
+            self._queue(self._gateway_route(vrf, gw, add))
 
     def _port_requests(self, vrf: _Vrf, port: LocalPort, index: int, *, add: bool) -> list[Request]:
         out = []
@@ -363,11 +395,6 @@ class LinuxIpvpnDriver(LinuxDriverBase):
                     hops=[Hop(None, index)],
                     what=f"{prefix} dev {port.name} table {vrf.table}",
                 )
-            )
-        gw = port.gateway_ip
-        if gw is not None and ":" in gw:
-            out.append(
-                neigh_request(add, index, gw, proxy=True, what=f"proxy {gw} dev {port.name}")
             )
         return out
 
@@ -391,7 +418,7 @@ class LinuxIpvpnDriver(LinuxDriverBase):
         rules: set[RuleKey] = set()
         for family in (socket.AF_INET, socket.AF_INET6):
             rules.add((family, tags.RULE_PREF_VXLAN, vrf.vxlan, None, vrf.table))
-            for name in vrf.ports:
+            for name in vrf.ports:  # one rule per interface, whatever its number of MACs
                 rules.add((family, tags.RULE_PREF_PORT, name, None, vrf.table))
         by_vni = {v.config.vni: v for v in self._vrfs.values()}
         for prefix, route in vrf.routes.items():
@@ -600,7 +627,7 @@ class LinuxIpvpnDriver(LinuxDriverBase):
                     self._error(f"{iid} port {port.name}: {exc}")
         for iid, vrf in self._vrfs.items():
             for port in want[iid].ports:
-                if port.name in vrf.ports:
+                if port.mac in vrf.ports.get(port.name, {}):
                     self._port_objects(vrf, port, vrf.port_index[port.name], add=True)
             for route in want[iid].routes:
                 self._set_route(vrf, route)
