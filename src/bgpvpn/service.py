@@ -84,6 +84,9 @@ class Service:
             now=self._now,
             store=self.store,
         )
+        # the data-plane changes of one received UPDATE (or a session going down) go to the
+        # drivers as one batch
+        self.speaker.around_changes = self.vpn.batch
         self.context = ApiContext(self.speaker, self.vpn, boot_id, self.store, logs or LogBuffer())
         self.installer: RouteInstaller | None = None
         kernel = config.kernel

@@ -15,6 +15,8 @@ import logging
 import socket
 import time
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,6 +102,9 @@ class Speaker:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.loop: asyncio.AbstractEventLoop | None = None
+        # wraps each batch of RIB changes the speaker makes (one received UPDATE, a session
+        # going down, expiries): the daemon groups the data-plane changes they cause
+        self.around_changes: Callable[[], AbstractContextManager[object]] = nullcontext
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -187,6 +192,10 @@ class Speaker:
     # -------------------------------------------------------------- peer events
 
     def _on_event(self, runner: PeerRunner, event: SessionEvent) -> None:
+        with self.around_changes():
+            self._handle_event(runner, event)
+
+    def _handle_event(self, runner: PeerRunner, event: SessionEvent) -> None:
         peer_id = runner.config.peer_address
         status = self.peers[peer_id]
         now = self.now()
@@ -298,7 +307,8 @@ class Speaker:
             delay = 1.0 if deadline is None else max(0.0, min(1.0, deadline - self.now()))
             await asyncio.sleep(delay)
             now = self.now()
-            changed = bool(self.rib.expire_leases(now)) | bool(self.rib.expire_stale(now))
+            with self.around_changes():
+                changed = bool(self.rib.expire_leases(now)) | bool(self.rib.expire_stale(now))
             if changed:
                 self._wake.set()
 
