@@ -6,11 +6,16 @@ Prints, for ``LinuxEvpnDriver``:
 - the latency of one ``apply([RemoteMacAdded])`` (median, 99th percentile, worst over 1,000
   single applies) - the driver's part of the 50 ms end-to-end goal;
 and, for ``LinuxIpvpnDriver`` and ``KernelRouteTable``, the same for 1,000 VPN routes and 10,000
-global routes. ``round trips`` counts sendmsg calls on the batched netlink path.
+global routes; then bulk attaches, one ``apply`` of ``--ports`` ``PortAttached`` each: E-VPN with
+that many existing interfaces (veth pairs, so twice as many links in the namespace), E-VPN with
+that many MACs on one interface (a bulk attach of VMs behind one tap), IP VPN with that many
+interfaces (an IPv6 address and gateway each: host route, proxy NDP entry, rules, sysctls).
+``round trips`` counts sendmsg calls on the batched netlink path.
 
 Needs root (it creates and deletes namespaces ``bvbench-<pid>``; nothing leaves them).
 
-    .venv/bin/python bench/dataplane.py [--macs 1000] [--singles 1000] [--json]
+    .venv/bin/python bench/dataplane.py [--macs 1000] [--singles 1000] [--ports 1000]
+        [--only attach] [--json]
 """
 
 from __future__ import annotations
@@ -25,9 +30,12 @@ from typing import Any
 from bgpvpn.dataplane.linux import LinuxEvpnDriver, LinuxIpvpnDriver
 from bgpvpn.dataplane.linux.netlink import netns_create, netns_remove
 from bgpvpn.dataplane.model import (
+    Change,
     InstanceConfig,
     InstanceCreated,
+    LocalPort,
     NextHop,
+    PortAttached,
     RemoteMac,
     RemoteMacAdded,
     RemoteRoute,
@@ -148,10 +156,78 @@ def bench_global(ns: str, n: int) -> dict[str, Any]:
         t.close(remove=True)
 
 
+def make_dummies(ns: str, names: list[str]) -> None:
+    """Existing interfaces to attach (veth pairs; set up outside the measure)."""
+    from pyroute2 import IPRoute
+
+    with IPRoute(netns=ns, flags=0, groups=0) as ipr:
+        for name in names:
+            ipr.link("add", ifname=name, kind="veth", peer=f"{name}p")
+
+
+def remove_links(ns: str, names: list[str]) -> None:
+    from pyroute2 import IPRoute
+
+    with IPRoute(netns=ns, flags=0, groups=0) as ipr:
+        for name in names:
+            found = ipr.link_lookup(ifname=name)
+            if found:
+                ipr.link("del", index=found[0])
+
+
+def timed_apply(d: LinuxEvpnDriver | LinuxIpvpnDriver, changes: list[Change]) -> dict[str, Any]:
+    trips = d.nl.round_trips
+    start = time.perf_counter()
+    d.apply(changes)
+    elapsed = time.perf_counter() - start
+    assert d.errors == 0, list(d.last_errors)[:3]
+    return {"bulk_s": round(elapsed, 4), "round_trips": d.nl.round_trips - trips}
+
+
+def bench_attach(ns: str, n: int) -> dict[str, Any]:
+    """One apply of ``n`` PortAttached: E-VPN ports, E-VPN MACs on one port, IP VPN ports."""
+    names = [f"bp{i}" for i in range(n)]
+    make_dummies(ns, [*names, "bpone"])
+    out: dict[str, Any] = {"ports": n}
+    try:
+        evpn = LinuxEvpnDriver(netns=ns)
+        try:
+            cfg = InstanceConfig(
+                "evi", InstanceType.EVPN, 100, Encapsulation.VXLAN, VTEP, "02:00:00:00:00:01", 1
+            )
+            evpn.apply([InstanceCreated(cfg)])
+            out["evpn_ports"] = timed_apply(
+                evpn, [PortAttached("evi", LocalPort(names[i], mac(i))) for i in range(n)]
+            )
+            out["evpn_macs_one_port"] = timed_apply(
+                evpn, [PortAttached("evi", LocalPort("bpone", mac(n + i))) for i in range(n)]
+            )
+        finally:
+            evpn.close(remove=True)
+        ipvpn = LinuxIpvpnDriver(netns=ns)
+        try:
+            cfg = InstanceConfig(
+                "vrf", InstanceType.IPVPN, 1000, Encapsulation.VXLAN, VTEP, "02:00:00:00:01:01", 1
+            )
+            ipvpn.apply([InstanceCreated(cfg)])
+            ports = [
+                LocalPort(names[i], mac(i), (f"2001:db8:1::{i + 16:x}/64",), "2001:db8:1::1")
+                for i in range(n)
+            ]
+            out["ipvpn_ports"] = timed_apply(ipvpn, [PortAttached("vrf", p) for p in ports])
+        finally:
+            ipvpn.close(remove=True)
+    finally:
+        remove_links(ns, [*names, "bpone"])
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--macs", type=int, default=1000)
     ap.add_argument("--singles", type=int, default=1000)
+    ap.add_argument("--ports", type=int, default=1000)
+    ap.add_argument("--only", choices=["attach"], help="run only the bulk attach cases")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     ns = f"bvbench-{os.getpid()}"
@@ -165,15 +241,29 @@ def main() -> None:
             idx = ipr.link_lookup(ifname="ul0")[0]
             ipr.link("set", index=idx, state="up")
             ipr.addr("add", index=idx, address=VTEP, prefixlen=24)
-        result = {
-            "evpn": bench_evpn(ns, args.macs, args.singles),
-            "ipvpn": bench_ipvpn(ns, args.macs, args.singles),
-            "global": bench_global(ns, 10_000),
-        }
+        result: dict[str, Any] = {}
+        if args.only is None:
+            result["evpn"] = bench_evpn(ns, args.macs, args.singles)
+            result["ipvpn"] = bench_ipvpn(ns, args.macs, args.singles)
+            result["global"] = bench_global(ns, 10_000)
+        result["attach"] = bench_attach(ns, args.ports)
     finally:
         netns_remove(ns)
     if args.json:
         print(json.dumps(result, indent=2))
+        return
+    a = result["attach"]
+    for key, what in (
+        ("evpn_ports", "E-VPN: {n} PortAttached (one interface each)"),
+        ("evpn_macs_one_port", "E-VPN: {n} PortAttached (MACs on one interface)"),
+        ("ipvpn_ports", "IP VPN: {n} PortAttached (one interface each, IPv6)"),
+    ):
+        r = a[key]
+        print(
+            f"{what.format(n=a['ports'])} in one apply: {r['bulk_s'] * 1000:.1f} ms "
+            f"({r['round_trips']} round trips)"
+        )
+    if args.only is not None:
         return
     e, v, g = result["evpn"], result["ipvpn"], result["global"]
     print(

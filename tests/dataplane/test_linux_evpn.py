@@ -11,7 +11,7 @@ from conftest import VTEP_A, VTEP_B, Lab, no_ping, pings, run
 from pyroute2 import IPRoute  # type: ignore[import-untyped]
 
 from bgpvpn.dataplane.linux import LinuxEvpnDriver
-from bgpvpn.dataplane.linux.netlink import netns_create, netns_exists
+from bgpvpn.dataplane.linux.netlink import _link_of, netns_create, netns_exists
 from bgpvpn.dataplane.model import (
     Change,
     FloodListChanged,
@@ -415,3 +415,20 @@ def test_a_port_with_two_macs(lab: Lab, drivers: tuple[LinuxEvpnDriver, LinuxEvp
         assert fresh.state()["instances"]["evi1"]["ports"] == []
     finally:
         fresh.close(remove=False)
+
+
+def test_links_decoded_here_match_pyroute2(
+    lab: Lab, drivers: tuple[LinuxEvpnDriver, LinuxEvpnDriver]
+) -> None:
+    """``Netlink.links()`` / ``link(name)`` decode RTM_NEWLINK themselves (pyroute2's decoding
+    costs ~0.7 ms per link): the same ``Link`` values as from pyroute2's messages, bridge, VXLAN
+    (VNI, local VTEP, port, learning), bridge port flags, alias and master included."""
+    a, b = drivers
+    two_hosts(lab, a, b)
+    mine = {ln.name: ln for ln in a.nl.links()}
+    theirs = {ln.name: ln for ln in (_link_of(m) for m in a.nl.ipr.get_links())}
+    assert mine == theirs
+    assert mine["bvx-1"].vni == 100 and mine["bvx-1"].brport["neigh_suppress"] == 1
+    assert mine["tapa1"].alias is not None and mine["tapa1"].master == mine["bvbr-1"].index
+    assert a.nl.link("tapa1") == theirs["tapa1"]
+    assert a.nl.link("nosuchlink0") is None

@@ -1,5 +1,6 @@
-"""What both Linux drivers share: the netlink connection, the batch of pending requests, error
-accounting, VXLAN devices, netns ports (a namespace and a veth pair) and their MTU."""
+"""What both Linux drivers share: the netlink connection, the batch of pending requests (and
+sysctls), the links looked up during a batch, error accounting, VXLAN devices, netns ports (a
+namespace and a veth pair) and their MTU."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import logging
 import os
 import socket
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from bgpvpn.dataplane.linux import tags
@@ -17,6 +18,7 @@ from bgpvpn.dataplane.linux.netlink import (
     Link,
     Netlink,
     Request,
+    link_request,
     netns_create,
     netns_exists,
     netns_path,
@@ -33,7 +35,9 @@ DEFAULT_MTU = 1500
 
 class LinuxDriverBase:
     """Owns one ``Netlink`` (to the namespace ``netns``, None: the daemon's own) unless one is
-    given. Requests queue in ``_pending`` and go to the kernel in one batch at ``_flush``."""
+    given. Requests queue in ``_pending`` and sysctls in ``_sysctls``; both go to the kernel in
+    one batch at ``_flush``. Links are looked up once per batch (``_link``): the cache follows
+    the changes the driver queues itself and is dropped at the end of each ``apply``."""
 
     name = "linux"
     kind_tag = ""  # "evpn" / "ipvpn": in the aliases, so each driver only sees its own
@@ -54,6 +58,8 @@ class LinuxDriverBase:
         self.dstport = dstport
         self.mtu = mtu  # None: the VTEP's interface MTU minus the VXLAN overhead
         self._pending: list[Request] = []
+        self._sysctls: dict[tuple[str, ...], str] = {}  # written at the next flush, in order
+        self._link_cache: dict[str, Link] = {}
         self.errors = 0
         self.last_errors: deque[str] = deque(maxlen=50)
         self.warnings: list[str] = []
@@ -66,6 +72,10 @@ class LinuxDriverBase:
         self._pending.append(req)
 
     def _flush(self) -> None:
+        if self._sysctls:
+            values, self._sysctls = list(self._sysctls.items()), {}
+            for key in self.nl.sysctl_set(values):
+                self._error(f"sysctl {key} could not be set")
         if not self._pending:
             return
         pending, self._pending = self._pending, []
@@ -96,7 +106,41 @@ class LinuxDriverBase:
             self._error(str(f))
         return failures
 
+    def _queue_sysctls(self, values: Sequence[tuple[Sequence[str], str]]) -> None:
+        """Set sysctls at the next flush (the last value given for a key wins; one thread
+        entering the namespace for the whole batch)."""
+        for key, value in values:
+            self._sysctls.pop(tuple(key), None)
+            self._sysctls[tuple(key)] = value
+
     # ------------------------------------------------------------ links
+
+    def _link(self, name: str) -> Link | None:
+        """The link ``name`` as this batch knows it: looked up once, then kept up to date by
+        ``_set_link`` and ``_forget_link``."""
+        link = self._link_cache.get(name)
+        if link is None:
+            link = self.nl.link(name)
+            if link is not None:
+                self._link_cache[name] = link
+        return link
+
+    def _forget_link(self, name: str | None = None) -> None:
+        """After a link was created, deleted or changed behind the cache (None: all of them)."""
+        if name is None:
+            self._link_cache.clear()
+        else:
+            self._link_cache.pop(name, None)
+
+    def _set_link(
+        self, link: Link, *, master: int | None = None, up: bool | None = None, what: str = ""
+    ) -> None:
+        """Queue enslaving / releasing (``master`` 0) / setting up ``link``, and note it."""
+        self._queue(link_request(link.index, master=master, up=up, what=what or link.name))
+        if master is not None:
+            link.master = master
+        if up is not None:
+            link.up = up
 
     def _vxlan_mtu(self, vtep: str) -> int:
         if self.mtu is not None:
@@ -163,6 +207,7 @@ class LinuxDriverBase:
         if index is None:
             return False
         self.nl.ipr.link("del", index=index)
+        self._forget_link()  # its ports lost their master
         return True
 
     # ------------------------------------------------------------ netns ports
@@ -173,7 +218,7 @@ class LinuxDriverBase:
         assert port.netns is not None
         netns_create(port.netns)
         alias = self._port_alias(port.netns)
-        link = self.nl.link(port.name)
+        link = self._link(port.name)
         if link is not None and link.alias != alias:
             raise ValueError(f"{port.name} exists and is not a bgpvpn netns port")
         if link is None:
@@ -191,9 +236,12 @@ class LinuxDriverBase:
             index = self.nl.index(port.name)
             assert index is not None
             self.nl.ipr.link("set", index=index, ifalias=alias)
+            self._forget_link(port.name)
         else:
             index = link.index
-        self.nl.ipr.link("set", index=index, state="up")
+        if link is None or not link.up:
+            self.nl.ipr.link("set", index=index, state="up")
+            self._forget_link(port.name)
         self._configure_inside(port, mtu)
         return index
 
@@ -238,9 +286,10 @@ class LinuxDriverBase:
 
     def _remove_netns_port(self, port: LocalPort) -> None:
         assert port.netns is not None
-        link = self.nl.link(port.name)
+        link = self._link(port.name)
         if link is not None and link.alias == self._port_alias(port.netns):
             self.nl.ipr.link("del", index=link.index)
+        self._forget_link(port.name)
         netns_remove(port.netns)
 
     def _stale_netns_ports(self, links: list[Link], wanted: set[str]) -> list[Link]:

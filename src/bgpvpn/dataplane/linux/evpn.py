@@ -115,15 +115,26 @@ class LinuxEvpnDriver(LinuxDriverBase):
     # ------------------------------------------------------------ Driver
 
     def apply(self, changes: Sequence[Change]) -> None:
-        for change in changes:
-            try:
-                self._apply_one(change)
-            except Exception as exc:  # one bad entry never stops the batch
-                self._error(f"{type(change).__name__}: {exc}")
-        self._flush()
+        self._forget_link()
+        try:
+            for change in changes:
+                try:
+                    self._apply_one(change)
+                except Exception as exc:  # one bad entry never stops the batch
+                    self._error(f"{type(change).__name__}: {exc}")
+            self._flush()
+        finally:
+            self._forget_link()
 
     def reconcile(self, desired: Mapping[str, InstanceState]) -> ReconcileReport:
         self._flush()
+        self._forget_link()
+        try:
+            return self._reconcile(desired)
+        finally:
+            self._forget_link()
+
+    def _reconcile(self, desired: Mapping[str, InstanceState]) -> ReconcileReport:
         report = ReconcileReport()
         want: dict[str, InstanceState] = {}
         vnis: dict[int, str] = {}
@@ -146,6 +157,7 @@ class LinuxEvpnDriver(LinuxDriverBase):
             report.removed.setdefault("link", []).append(f"{link.name} ({link.kind})")
         for link in self._stale_netns_ports(links, wanted_ports):
             self._remove_stale_port(link, report, "evpn")
+        self._forget_link()
 
         # 2. the instances and their ports
         self._evis = {}
@@ -166,6 +178,7 @@ class LinuxEvpnDriver(LinuxDriverBase):
                 evi.macs.setdefault(entry.mac, {})[entry.ip] = entry
                 evi.fdb_vtep[entry.mac] = entry.vtep
             evi.flood = frozenset(st.flood)
+        self._flush()  # the ports' enslaving
 
         # 3. ports enslaved to our bridges that are not desired there
         links = self.nl.links()
@@ -380,28 +393,33 @@ class LinuxEvpnDriver(LinuxDriverBase):
         if not vx.up:
             self.nl.ipr.link("set", index=vx.index, state="up")
         evi.vx_index = vx.index
+        self._forget_link()
         if report is not None and added:
             report.added.setdefault("link", []).extend(added)
 
     # ------------------------------------------------------------ ports
 
     def _ensure_port(self, evi: _Evi, port: LocalPort, report: ReconcileReport | None) -> None:
-        self._flush()
-        link = self.nl.link(port.name)
+        """Attach one (port, MAC): the interface is enslaved (queued, with the link looked up
+        once per batch) unless it already is, and the MAC gets its static FDB entry."""
+        link = self._link(port.name)
+        created = False
         if port.netns is not None:
-            vx = self.nl.link(evi.vxlan)
+            vx = self._link(evi.vxlan)
             mtu = vx.mtu if vx is not None else self._vxlan_mtu(evi.config.vtep)
             created = link is None
-            index = self._ensure_netns_port(port, mtu)
+            self._ensure_netns_port(port, mtu)
             if created and report is not None:
                 report.added.setdefault("port", []).append(f"{port.name} (netns {port.netns})")
-        elif link is None:
+            link = self._link(port.name)
+        if link is None:
             raise ValueError(f"no interface {port.name}")
-        else:
-            index = link.index
-        if link is None or link.master != evi.br_index or not link.up:
-            self.nl.ipr.link("set", index=index, master=evi.br_index, state="up")
-            if report is not None and link is not None:
+        index = link.index
+        if link.master != evi.br_index or not link.up:
+            self._set_link(
+                link, master=evi.br_index, up=True, what=f"{port.name} master {evi.bridge} up"
+            )
+            if report is not None and not created:
                 report.added.setdefault("port", []).append(f"{port.name} to {evi.bridge}")
         evi.ports.setdefault(port.name, {})[port.mac] = port
         if report is None:
@@ -414,18 +432,18 @@ class LinuxEvpnDriver(LinuxDriverBase):
         known = by_mac.pop(port.mac, port)
         if not by_mac:
             evi.ports.pop(port.name, None)
-        link = self.nl.link(port.name)
+        link = self._link(port.name)
         if link is None:
             return
         if link.master == evi.br_index:
             self._queue(self._port_fdb(evi, known, link.index, False))
         if by_mac:
             return  # other MACs of this interface are still attached
-        self._flush()
         if known.netns is not None:
+            self._flush()
             self._remove_netns_port(known)
         elif link.master == evi.br_index:
-            self.nl.ipr.link("set", index=link.index, master=0)
+            self._set_link(link, master=0, what=f"{port.name} nomaster")
 
     def _port_fdb(self, evi: _Evi, port: LocalPort, index: int, add: bool) -> Request:
         text = f"{port.mac} dev {port.name} master {evi.bridge} static"

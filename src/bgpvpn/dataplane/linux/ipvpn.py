@@ -161,6 +161,7 @@ class LinuxIpvpnDriver(LinuxDriverBase):
         super().__init__(netns=netns, dstport=dstport, mtu=mtu, netlink=netlink)
         self.protocol = protocol
         self._vrfs: dict[str, _Vrf] = {}
+        self._rules_dirty: set[str] = set()  # VRFs whose rules are recomputed at batch end
         rp = self.nl.sysctl_get("ipv4", "conf", "all", "rp_filter")
         if rp not in (None, "0"):
             self.warnings.append(
@@ -172,12 +173,26 @@ class LinuxIpvpnDriver(LinuxDriverBase):
     # ------------------------------------------------------------ Driver
 
     def apply(self, changes: Sequence[Change]) -> None:
-        for change in changes:
-            try:
-                self._apply_one(change)
-            except Exception as exc:  # one bad entry never stops the batch
-                self._error(f"{type(change).__name__}: {exc}")
-        self._flush()
+        self._forget_link()
+        try:
+            for change in changes:
+                try:
+                    self._apply_one(change)
+                except Exception as exc:  # one bad entry never stops the batch
+                    self._error(f"{type(change).__name__}: {exc}")
+            self._sync_dirty_rules()
+            self._flush()
+        finally:
+            self._forget_link()
+
+    def _sync_dirty_rules(self) -> None:
+        """The rules of the VRFs whose ports or leaks changed in this batch, computed once per
+        batch (a port's rule is per interface, a leak's per ingress: both depend on them all)."""
+        dirty, self._rules_dirty = self._rules_dirty, set()
+        for iid in sorted(dirty):
+            vrf = self._vrfs.get(iid)
+            if vrf is not None:
+                self._sync_rules(vrf)
 
     def state(self) -> dict[str, Any]:
         return {
@@ -231,10 +246,10 @@ class LinuxIpvpnDriver(LinuxDriverBase):
             self._remove(vrf)
         elif isinstance(change, PortAttached):
             self._attach(vrf, change.port, None)
-            self._sync_rules(vrf)
+            self._rules_dirty.add(vrf.config.instance_id)
         elif isinstance(change, PortDetached):
             self._detach(vrf, change.port)
-            self._sync_rules(vrf)
+            self._rules_dirty.add(vrf.config.instance_id)
         elif isinstance(change, RemoteRouteSet):
             self._set_route(vrf, change.route)
         elif isinstance(change, RemoteRouteRemoved):
@@ -260,8 +275,7 @@ class LinuxIpvpnDriver(LinuxDriverBase):
         vrf = _Vrf(config)
         self._ensure_vrf(vrf, None)
         self._vrfs[config.instance_id] = vrf
-        for each in self._vrfs.values():  # leaks towards this VRF may now be programmable
-            self._sync_rules(each)
+        self._rules_dirty.update(self._vrfs)  # leaks towards this VRF may now be programmable
 
     def _remove(self, vrf: _Vrf) -> None:
         for prefix in list(vrf.routes):
@@ -275,8 +289,7 @@ class LinuxIpvpnDriver(LinuxDriverBase):
         self._sync_rules(vrf)  # drops all of its rules
         self._flush()
         self._delete_link(vrf.vxlan)
-        for each in self._vrfs.values():  # leaks into the removed VRF
-            self._sync_rules(each)
+        self._rules_dirty.update(self._vrfs)  # leaks into the removed VRF
 
     # ------------------------------------------------------------ the VRF device
 
@@ -304,6 +317,7 @@ class LinuxIpvpnDriver(LinuxDriverBase):
         self._set_sysctls(vrf.vxlan, proxy=False, ipv6=True)
         if not vx.up:
             self.nl.ipr.link("set", index=vx.index, state="up")
+        self._forget_link()
 
     def _set_sysctls(self, dev: str, *, proxy: bool, ipv6: bool) -> None:
         values: list[tuple[Sequence[str], str]] = [
@@ -316,16 +330,16 @@ class LinuxIpvpnDriver(LinuxDriverBase):
             values.append((("ipv6", "conf", dev, "force_forwarding"), "1"))
             if proxy:
                 values.append((("ipv6", "conf", dev, "proxy_ndp"), "1"))
-        for key in self.nl.sysctl_set(values):
-            self._error(f"sysctl {key} could not be set")
+        self._queue_sysctls(values)
 
     # ------------------------------------------------------------ ports
 
     def _attach(self, vrf: _Vrf, port: LocalPort, report: ReconcileReport | None) -> None:
-        self._flush()
-        link = self.nl.link(port.name)
+        """Attach one (port, MAC): the link looked up once per batch, set up and its sysctls
+        written at the flush, the MAC's host routes queued (the rules at the end of the batch)."""
+        link = self._link(port.name)
         if port.netns is not None:
-            vx = self.nl.link(vrf.vxlan)
+            vx = self._link(vrf.vxlan)
             mtu = vx.mtu if vx is not None else self._vxlan_mtu(vrf.config.vtep)
             index = self._ensure_netns_port(port, mtu)
             if link is None and report is not None:
@@ -335,7 +349,7 @@ class LinuxIpvpnDriver(LinuxDriverBase):
         else:
             index = link.index
             if not link.up:
-                self.nl.ipr.link("set", index=index, state="up")
+                self._set_link(link, up=True, what=f"{port.name} up")
         has_v6 = any(":" in ip for ip in port.ips) or ":" in (port.gateway_ip or "")
         self._set_sysctls(port.name, proxy=True, ipv6=has_v6)
         by_mac = vrf.ports.setdefault(port.name, {})
@@ -360,11 +374,11 @@ class LinuxIpvpnDriver(LinuxDriverBase):
             return  # other MACs of this interface are still attached
         del vrf.ports[port.name]
         del vrf.port_index[port.name]
-        self._flush()
         if known.netns is not None:
+            self._flush()
             self._remove_netns_port(known)
         else:
-            self.nl.sysctl_set([(("ipv4", "conf", known.name, "proxy_arp"), "0")])
+            self._queue_sysctls([(("ipv4", "conf", known.name, "proxy_arp"), "0")])
 
     def _port_objects(self, vrf: _Vrf, port: LocalPort, index: int, *, add: bool) -> None:
         """Queue the host routes of ``port`` and, for its first user or after its last, the
@@ -504,7 +518,7 @@ class LinuxIpvpnDriver(LinuxDriverBase):
         if any(nh.local for nh in route.next_hops) or (
             old is not None and any(nh.local for nh in old.next_hops)
         ):
-            self._sync_rules(vrf)
+            self._rules_dirty.add(vrf.config.instance_id)
 
     def _route_delete(self, vrf: _Vrf, prefix: str) -> Request:
         return route_request(
@@ -525,7 +539,7 @@ class LinuxIpvpnDriver(LinuxDriverBase):
             for vtep, rmac, vni in hops:
                 self._ref_nexthop(vrf, _nh_address(prefix, vtep), vtep, rmac, vni, -1)
         if any(nh.local for nh in old.next_hops):
-            self._sync_rules(vrf)
+            self._rules_dirty.add(vrf.config.instance_id)
 
     def _ref_nexthop(
         self, vrf: _Vrf, nh_ip: str, vtep: str, rmac: str, vni: int | None, delta: int
@@ -586,6 +600,14 @@ class LinuxIpvpnDriver(LinuxDriverBase):
 
     def reconcile(self, desired: Mapping[str, InstanceState]) -> ReconcileReport:
         self._flush()
+        self._forget_link()
+        try:
+            return self._reconcile(desired)
+        finally:
+            self._rules_dirty.clear()  # reconcile sets every VRF's rules itself
+            self._forget_link()
+
+    def _reconcile(self, desired: Mapping[str, InstanceState]) -> ReconcileReport:
         report = ReconcileReport()
         want: dict[str, InstanceState] = {}
         vnis: dict[int, str] = {}
@@ -609,6 +631,7 @@ class LinuxIpvpnDriver(LinuxDriverBase):
                 report.removed.setdefault("link", []).append(f"{link.name} ({link.kind})")
         for link in self._stale_netns_ports(links, wanted_ports):
             self._remove_stale_port(link, report, "ipvpn")
+        self._forget_link()
 
         # the devices and ports, then the in-memory state from the desired one
         self._vrfs = {}
@@ -625,6 +648,7 @@ class LinuxIpvpnDriver(LinuxDriverBase):
                     self._attach(vrf, port, report)
                 except Exception as exc:
                     self._error(f"{iid} port {port.name}: {exc}")
+        self._flush()  # the ports' links and sysctls
         for iid, vrf in self._vrfs.items():
             for port in want[iid].ports:
                 if port.mac in vrf.ports.get(port.name, {}):
