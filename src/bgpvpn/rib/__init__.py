@@ -29,7 +29,8 @@ API (``Rib``)::
     rib.next_deadline() -> float | None                 # earliest lease / stale deadline
     rib.set_local_memberships(route_targets)            # our RTC routes, one per RT
 
-    # views (RouteEntry: family, key, data, attributes, peer_id, best, reason, stale, multipath)
+    # views (RouteEntry: family, key, data, attributes, peer_id, best, reason, stale, multipath,
+    # path_id)
     rib.loc_rib(family); rib.lookup(family, key); rib.paths(family, key)
     rib.multipath_set(family, key); rib.adj_rib_in(peer_id, family)
     rib.adj_rib_out(peer_id, family); rib.prefix_count(peer_id, family)
@@ -44,11 +45,14 @@ Decision process (``decision.compare``): highest LOCAL_PREF (default for eBGP-le
 routes without one), locally originated, shortest AS_PATH, lowest ORIGIN, lowest MED (same
 neighbour AS unless ``always_compare_med``; missing = 0), eBGP over iBGP, [IGP cost skipped;
 ECMP cut], lowest ORIGINATOR_ID (else the peer's router id), shortest CLUSTER_LIST, lowest peer
-router id, lowest peer address. ``RouteEntry.reason`` says which step beat the runner-up.
+router id, lowest peer address, and between two paths of one peer (ADD-PATH) the lower path
+identifier. ``RouteEntry.reason`` says which step beat the runner-up.
 
-Not done yet: ADD-PATH receive keeps one path per key and peer (the path identifier is
-ignored); ADD-PATH send sends the best path only (identifier 1); RFC4684 deferral of VPN routes
-until the peer's RTC End-of-RIB.
+ADD-PATH receive (RFC7911): a peer's UPDATEs with path identifiers keep every (path id, key) as
+a path of its own (``RouteEntry.path_id``); withdrawing a path id removes that path only.
+
+Not done yet: ADD-PATH send sends the best path only (identifier 1); RFC4684 deferral of VPN
+routes until the peer's RTC End-of-RIB.
 """
 
 from bgpvpn.rib.decision import Policy, Reason, compare

@@ -29,7 +29,8 @@ class Reason(IntEnum):
     CLUSTER_LIST_LENGTH = 8
     ROUTER_ID = 9
     PEER_ADDRESS = 10
-    EQUAL = 11
+    PATH_ID = 11  # two paths of one peer (ADD-PATH): the RIB prefers the lower path identifier
+    EQUAL = 12
 
     @property
     def text(self) -> str:
@@ -48,6 +49,7 @@ _TEXT = {
     Reason.CLUSTER_LIST_LENGTH: "cluster list length",
     Reason.ROUTER_ID: "router ID",
     Reason.PEER_ADDRESS: "peer address",
+    Reason.PATH_ID: "path identifier",
     Reason.EQUAL: "equal",
 }
 

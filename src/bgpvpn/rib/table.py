@@ -2,7 +2,10 @@
 
 Storage (no object per route): per (source, family) an ``_AdjIn`` holding two parallel tables,
 wire-form key -> interned ``PathAttributes`` and key -> data; the Loc-RIB of a family maps each
-key to the ``_AdjIn`` its best path lives in. Adj-RIB-Out is lazy: the Loc-RIB appends changed
+key to the ``_AdjIn`` its best path lives in. A peer that sends ADD-PATH (RFC7911) path
+identifiers for a family gets "lanes" instead: ``_AdjIn`` tables that also map each key to its
+path identifier, at most one path of a key in each lane, so every (path id, key) is a path of
+its own and the decision process needs no change. Adj-RIB-Out is lazy: the Loc-RIB appends changed
 keys to one change log per family, shared by every peer; each peer keeps a cursor in it and
 computes its exports only when the session asks (``outbound``).
 
@@ -84,6 +87,7 @@ class RouteEntry:
     reason: str = ""
     stale: bool = False
     multipath: bool = False
+    path_id: int | None = None  # the ADD-PATH path identifier the peer gave it (RFC7911)
 
 
 class ChangeKind(Enum):
@@ -129,6 +133,7 @@ class _Peer:
         "ibgp",
         "info",
         "interned",
+        "lanes",
         "local",
         "memberships",
         "out",
@@ -150,7 +155,8 @@ class _Peer:
         self.up = False
         self.families: frozenset[Family] = frozenset()
         self.add_path_tx: frozenset[Family] = frozenset()
-        self.adj_in: dict[Family, _AdjIn] = {}
+        self.adj_in: dict[Family, _AdjIn] = {}  # routes without path identifiers
+        self.lanes: dict[Family, list[_AdjIn]] = {}  # ADD-PATH routes: see _receive_paths
         self.out: dict[Family, _AdjOut] = {}
         self.memberships: Memberships | None = None
         self.export_cache: dict[_Peer, dict[PathAttributes, PathAttributes | None]] = {}
@@ -187,14 +193,20 @@ def _size(shards: Shards[_T]) -> int:
 
 
 class _AdjIn:
-    __slots__ = ("attrs", "data", "peer", "stale", "wide")
+    __slots__ = ("attrs", "data", "peer", "pids", "stale", "wide")
 
-    def __init__(self, peer: _Peer, wide: bool) -> None:
+    def __init__(self, peer: _Peer, wide: bool, lane: bool = False) -> None:
         self.peer = peer
         self.wide = wide
         self.attrs: Shards[PathAttributes] = _shards()
         self.data: Shards[bytes] = _shards()
         self.stale: set[bytes] | None = None
+        # ADD-PATH lane: key -> the path identifier of its path in this lane
+        self.pids: Shards[int] | None = _shards() if lane else None
+
+    def path_id(self, key: bytes) -> int | None:
+        pids = self.pids
+        return pids[_octet(key, self.wide)].get(key) if pids is not None else None
 
     def get(self, key: bytes) -> PathAttributes | None:
         return self.attrs[_octet(key, self.wide)].get(key)
@@ -258,6 +270,23 @@ class _LocRib:
         for d in self.best[:SHARDS]:
             out.extend(d.items())
         return out
+
+
+def _tables(peer: _Peer) -> list[tuple[Family, _AdjIn]]:
+    """Every Adj-RIB-In table of a peer: the plain one and the ADD-PATH lanes of each family."""
+    out = list(peer.adj_in.items())
+    for fam, lanes in peer.lanes.items():
+        out.extend((fam, lane) for lane in lanes)
+    return out
+
+
+def _path_id_wins(a: _AdjIn, b: _AdjIn, h: int, key: bytes) -> bool:
+    """The tie-break of two equal paths from the same peer (ADD-PATH lanes): the lower path
+    identifier wins (a path without one counts as 0)."""
+    pa, pb = a.pids, b.pids
+    return (pa[h].get(key, 0) if pa is not None else 0) < (
+        pb[h].get(key, 0) if pb is not None else 0
+    )
 
 
 def _may_export(peer: _Peer, src: _Peer) -> bool:
@@ -378,13 +407,12 @@ class Rib:
         for p in self._peers.values():  # router ids feed ORIGINATOR_ID: recompute exports
             p.export_cache.clear()
             p.interned.clear()
-        for fam, adj in list(peer.adj_in.items()):
+        for fam, adj in _tables(peer):
             if fam not in families and adj.stale is not None:
                 self._sweep(peer, fam, adj)
         peer.memberships = None
         if self.rtc and RTC in families:
-            rtc_adj = peer.adj_in.get(RTC)
-            peer.memberships = Memberships(rtc_adj.key_list() if rtc_adj else ())
+            peer.memberships = Memberships(self._rtc_keys(peer))
         peer.out = {}
         for fam in sorted(families, key=lambda f: (f != RTC, f)):  # RT memberships first
             loc = self._locrib(fam)
@@ -410,14 +438,16 @@ class Rib:
         peer.up = False
         peer.memberships = None
         keep = frozenset(keep_stale)
-        for fam, adj in list(peer.adj_in.items()):
+        for fam, adj in _tables(peer):
             if fam in keep:
                 adj.stale = set(adj.key_list())
                 continue
             self._withdraw_keys(adj, fam, adj.key_list())
             self._locrib(fam).sources.remove(adj)
-            del peer.adj_in[fam]
-        peer.stale_deadline = now + restart_time if peer.adj_in else None
+        for tables in (peer.adj_in, peer.lanes):
+            for fam in [f for f in tables if f not in keep]:
+                del tables[fam]
+        peer.stale_deadline = now + restart_time if peer.adj_in or peer.lanes else None
 
     def _drop_out(self, peer: _Peer) -> None:
         for fam, ao in peer.out.items():
@@ -451,29 +481,91 @@ class Rib:
             return
         for block in update.withdrawn:
             if block.keys:
-                self._withdraw_keys(self._adj(peer, block.family), block.family, block.keys)
+                if block.path_ids is not None:
+                    self._receive_paths(peer, block.family, block.keys, None, block.path_ids, None)
+                else:
+                    self._withdraw_keys(self._adj(peer, block.family), block.family, block.keys)
                 if block.family == RTC:
                     self._memberships_changed(peer)
         for block in update.announced:
             if not block.keys:
                 continue
             fam = block.family
-            adj = self._adj(peer, fam)
             attrs = block.attributes
             if action == ErrorAction.TREAT_AS_WITHDRAW or attrs is None or not self._accept(attrs):
-                self._withdraw_keys(adj, fam, block.keys)
+                attrs = None
+            if block.path_ids is not None:
+                self._receive_paths(peer, fam, block.keys, block.data, block.path_ids, attrs)
+            elif attrs is None:
+                self._withdraw_keys(self._adj(peer, fam), fam, block.keys)
             else:
-                self._announce_keys(adj, fam, block.keys, block.data, attrs)
+                self._announce_keys(self._adj(peer, fam), fam, block.keys, block.data, attrs)
             if fam == RTC:
                 self._memberships_changed(peer)
+
+    def _receive_paths(
+        self,
+        peer: _Peer,
+        family: Family,
+        keys: tuple[bytes, ...],
+        datas: tuple[bytes, ...] | None,
+        path_ids: tuple[int, ...],
+        attrs: PathAttributes | None,
+    ) -> None:
+        """ADD-PATH routes (RFC7911): announce (``attrs``) or withdraw (None) each (path id,
+        key) as a path of its own. The peer's paths of a family live in lanes, each an
+        ``_AdjIn`` source of the Loc-RIB holding at most one path per key: a path stays in the
+        lane that holds its (key, path id); a new one goes to the first lane without that key
+        (a new lane when every lane has one). Withdrawing a path id touches only its lane."""
+        lanes = peer.lanes.get(family)
+        if lanes is None:
+            lanes = peer.lanes[family] = []
+        wide = family in _WIDE
+        groups: dict[int, tuple[list[bytes], list[bytes]]] = {}
+        for i, key in enumerate(keys):
+            pid = path_ids[i]
+            h = _octet(key, wide)
+            target = -1
+            free = -1
+            for n, lane in enumerate(lanes):
+                held = lane.pids[h].get(key)  # type: ignore[index]
+                if held == pid:
+                    target = n
+                    break
+                if held is None and free < 0:
+                    free = n
+            if target < 0:
+                if attrs is None:
+                    continue  # a path we do not hold
+                if free < 0:
+                    free = len(lanes)
+                    lane = _AdjIn(peer, wide, lane=True)
+                    lanes.append(lane)
+                    self._locrib(family).sources.append(lane)
+                target = free
+                lanes[target].pids[h][key] = pid  # type: ignore[index]
+            group = groups.get(target)
+            if group is None:
+                group = groups[target] = ([], [])
+            group[0].append(key)
+            if datas is not None:
+                group[1].append(datas[i])
+        for n, (gkeys, gdata) in groups.items():
+            if attrs is None:
+                self._withdraw_keys(lanes[n], family, gkeys)
+            else:
+                self._announce_keys(
+                    lanes[n], family, gkeys, tuple(gdata) if datas is not None else None, attrs
+                )
 
     def end_of_rib(self, peer_id: PeerId, family: Family) -> None:
         """The peer finished sending ``family``: stale routes it did not re-announce go."""
         peer = self._peers[peer_id]
-        adj = peer.adj_in.get(family)
-        if adj is not None and adj.stale is not None:
-            self._sweep(peer, family, adj)
-        if all(a.stale is None for a in peer.adj_in.values()):
+        tables = _tables(peer)
+        for fam, adj in tables:
+            if fam == family and adj.stale is not None:
+                self._sweep(peer, family, adj)
+        if all(a.stale is None for _, a in tables):
             peer.stale_deadline = None
 
     def expire_stale(self, now: float) -> int:
@@ -481,7 +573,7 @@ class Rib:
         n = 0
         for peer in list(self._peers.values()):
             if peer.stale_deadline is not None and peer.stale_deadline <= now:
-                for fam, adj in list(peer.adj_in.items()):
+                for fam, adj in _tables(peer):
                     if adj.stale is not None:
                         n += len(adj.stale)
                         self._sweep(peer, fam, adj)
@@ -564,7 +656,8 @@ class Rib:
                 elif a_data:
                     a_data.pop(key, None)
                 c_attrs = cur.attrs[h][key]
-                if compare(attrs, peer, c_attrs, cur.peer, policy)[0] < 0:
+                c = compare(attrs, peer, c_attrs, cur.peer, policy)[0]
+                if c < 0 or (c == 0 and cur.peer is peer and _path_id_wins(adj, cur, h, key)):
                     best[key] = adj
                     if log is not None:
                         log.append(key)
@@ -608,6 +701,11 @@ class Rib:
             elif notify and self.multipath:
                 cur = best[key]
                 self._notify(loc, family, key, cur, cur.attrs[h][key], cur.data[h].get(key))
+        pids = adj.pids
+        if pids is not None:  # an ADD-PATH lane: the withdrawn keys free their place in it
+            for key in keys:
+                if key not in adj:
+                    pids[_octet(key, wide)].pop(key, None)
 
     def _recompute(self, loc: _LocRib, key: bytes) -> None:
         winner: _AdjIn | None = None
@@ -618,7 +716,11 @@ class Rib:
             a = src.attrs[h].get(key)
             if a is None:
                 continue
-            if winner is None or compare(a, src.peer, wa, winner.peer, policy)[0] < 0:
+            if winner is None:
+                winner, wa = src, a
+                continue
+            c = compare(a, src.peer, wa, winner.peer, policy)[0]
+            if c < 0 or (c == 0 and src.peer is winner.peer and _path_id_wins(src, winner, h, key)):
                 winner, wa = src, a
         if winner is None:
             loc.best[h].pop(key, None)
@@ -639,12 +741,16 @@ class Rib:
         ba = best.attrs_of(key)
         if adj is not best:
             _, step = compare(adj.attrs_of(key), adj.peer, ba, best.peer, self.policy)
+            if step == Reason.EQUAL and adj.peer is best.peer:
+                step = Reason.PATH_ID
             return step, self.multipath and step > MULTIPATH_LAST_STEP
         step = Reason.ONLY_PATH
         for src in loc.sources:
             if src is best or key not in src:
                 continue
             _, s = compare(ba, best.peer, src.attrs_of(key), src.peer, self.policy)
+            if s == Reason.EQUAL and src.peer is best.peer:
+                s = Reason.PATH_ID
             step = max(step, s)
         return step, self.multipath
 
@@ -663,6 +769,7 @@ class Rib:
             reason.text if with_reason else "",
             adj.stale is not None and key in adj.stale,
             mp and (is_best or reason > MULTIPATH_LAST_STEP),
+            adj.path_id(key),
         )
 
     def multipath_set(self, family: Family, key: bytes) -> tuple[RouteEntry, ...]:
@@ -711,13 +818,17 @@ class Rib:
         return out
 
     def adj_rib_in(self, peer_id: PeerId, family: Family) -> Iterator[RouteEntry]:
+        """The routes received from a peer (every ADD-PATH path, with its ``path_id``)."""
         peer = self._local if peer_id == LOCAL_PEER else self._peers.get(peer_id)
-        adj = peer.adj_in.get(family) if peer is not None else None
-        if adj is None:
+        if peer is None:
+            return
+        tables = [adj for fam, adj in _tables(peer) if fam == family]
+        if not tables:
             return
         loc = self._locrib(family)
-        for key in adj.key_list():
-            yield self._entry(family, loc, key, adj)
+        for adj in tables:
+            for key in adj.key_list():
+                yield self._entry(family, loc, key, adj)
 
     def adj_rib_out(self, peer_id: PeerId, family: Family) -> Iterator[RouteEntry]:
         """What was sent to the peer (``outbound`` updates it; pending changes are not in it)."""
@@ -741,9 +852,13 @@ class Rib:
             )
 
     def prefix_count(self, peer_id: PeerId, family: Family) -> int:
+        """The routes received from a peer (ADD-PATH: the paths, each path id counted)."""
         peer = self._local if peer_id == LOCAL_PEER else self._peers.get(peer_id)
-        adj = peer.adj_in.get(family) if peer is not None else None
-        return len(adj) if adj is not None else 0
+        if peer is None:
+            return 0
+        adj = peer.adj_in.get(family)
+        n = len(adj) if adj is not None else 0
+        return n + sum(map(len, peer.lanes.get(family, ())))
 
     def families(self) -> list[Family]:
         return sorted(self._loc)
@@ -824,12 +939,22 @@ class Rib:
         if not subs:
             return
         route = (
-            RouteEntry(family, key, new_data, new_attrs, cur.peer.peer_id, True)
+            RouteEntry(
+                family, key, new_data, new_attrs, cur.peer.peer_id, True, path_id=cur.path_id(key)
+            )
             if cur is not None and new_attrs is not None
             else None
         )
         previous = (
-            RouteEntry(family, key, prev_data, prev_attrs, prev_src.peer.peer_id, True)
+            RouteEntry(
+                family,
+                key,
+                prev_data,
+                prev_attrs,
+                prev_src.peer.peer_id,
+                True,
+                path_id=prev_src.path_id(key),
+            )
             if prev_src is not None and prev_attrs is not None
             else None
         )
@@ -922,11 +1047,14 @@ class Rib:
         peer = self._peers.get(peer_id)
         return peer.memberships if peer is not None else None
 
+    @staticmethod
+    def _rtc_keys(peer: _Peer) -> list[bytes]:
+        return [key for fam, adj in _tables(peer) if fam == RTC for key in adj.key_list()]
+
     def _memberships_changed(self, peer: _Peer) -> None:
         if peer.memberships is None:
             return
-        adj = peer.adj_in.get(RTC)
-        fresh = Memberships(adj.key_list() if adj is not None else ())
+        fresh = Memberships(self._rtc_keys(peer))
         if fresh == peer.memberships:
             return
         peer.memberships = fresh
