@@ -55,6 +55,8 @@ def route_json(entry: RouteEntry) -> dict[str, Any]:
     out["reason"] = entry.reason
     out["stale"] = entry.stale
     out["multipath"] = entry.multipath
+    if entry.path_id is not None:
+        out["path_id"] = entry.path_id
     return out
 
 

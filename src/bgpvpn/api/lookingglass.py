@@ -169,6 +169,8 @@ def _route_json(entry: RouteEntry) -> dict[str, Any]:
     out["attributes"] = attributes_to_json(entry.attributes)
     out["peer"] = entry.peer_id
     out["best"] = entry.best
+    if entry.path_id is not None:
+        out["path_id"] = entry.path_id
     return out
 
 
