@@ -17,10 +17,10 @@ instance's imported routes and its dummy data-plane state) and from its Adj-RIB-
 
 Address plan: A 192.0.2.9 (R 192.0.2.10), B 192.0.2.5 (R 192.0.2.6); router id = VTEP = the
 host's address; R's router id and cluster id 192.0.2.254. A's router id is the *higher* one on
-purpose: with the bgpvpn reflector, the RT-membership route of the host with the lowest router
-id wins at R and R never sends it any membership back, so that host's VPN routes never leave
-it. ``test_routes_flow_both_ways`` shows that bug (xfail with the bgpvpn reflector); the other
-tests go A -> B, the direction the bug leaves working, so that they check everything else.
+purpose: the RT-membership route of the host with the lowest router id wins at R, and R does
+not send a best path back to where it came from; ``test_routes_flow_both_ways`` checks that
+B's routes still reach A (a bgpvpn reflector advertises the default membership to its
+clients, RFC4684 3.3).
 """
 
 from __future__ import annotations
@@ -492,24 +492,9 @@ def test_rtc_host_without_the_rt_receives_none_of_its_routes(env: Env) -> None:
         detach_api(h, iid, port)
 
 
-def _both_ways_marks(request: pytest.FixtureRequest) -> None:
-    if request.node.callspec.params.get("env") == "bgpvpn":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="bgpvpn as route reflector never sends a client the RT-membership "
-                "routes of an RT whose best path came from that client (Rib._updates: "
-                "'allowed' excludes the best path's own peer for RTC too; RFC4684 3.2 / "
-                "RFC4456: reflect it back with ORIGINATOR_ID/CLUSTER_LIST set), so when two "
-                "hosts import the same RT, the host whose membership wins (lowest router "
-                "id: B here) learns no one wants it and never advertises its VPN routes",
-            )
-        )
-
-
-def test_routes_flow_both_ways(env: Env, request: pytest.FixtureRequest) -> None:
-    """The same RT on both hosts: B's (lower router id) routes reach A too."""
-    _both_ways_marks(request)
+def test_routes_flow_both_ways(env: Env) -> None:
+    """The same RT on both hosts: B's (lower router id) routes reach A too (with the bgpvpn
+    reflector, through the default RT membership it advertises to its clients)."""
     a, b = env.a, env.b
     attach_api(a, "ev4", "evpn", "tapA6", "52:54:00:00:0a:06", "198.51.100.70/24", "64512:130")
     attach_api(b, "ev4", "evpn", "tapB6", "52:54:00:00:0b:06", "198.51.100.80/24", "64512:130")

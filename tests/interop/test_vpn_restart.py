@@ -316,14 +316,6 @@ def test_store_deleted_gives_new_boot_id_and_empty_host(env: Env) -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=False,  # intermittent: passes when some later event happens to wake R's drain
-    reason="bgpvpn as GR receiving speaker: the stale routes it sweeps at a restarted peer's "
-    "End-of-RIB leave its Loc-RIB (R's Adj-RIB-In from A is empty) but the withdrawals are "
-    "not sent to its other peers: Speaker._on_event's EndOfRibReceived branch calls "
-    "rib.end_of_rib() without self._wake.set(), so the drain task does not run until "
-    "something else wakes it, and B keeps A's routes (seen 3 times in 4 runs)",
-)
 def test_swept_stale_routes_withdrawn_at_the_other_host(env: Env) -> None:
     b = env.b
     # after test_store_deleted_gives_new_boot_id_and_empty_host: A came back with nothing, its

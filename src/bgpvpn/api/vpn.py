@@ -282,7 +282,11 @@ def vpn_router(ctx: RouterContext) -> APIRouter:
     def do_attach(instance_id: str, req: PortRequest) -> dict[str, Any]:
         itype = instance_type_for(instance_id, req.instance_type)
         result = vpn.attach(req.attachment(instance_id, itype), req.instance(instance_id, itype))
-        return change_json(result, instance=instance_json(vpn.instance(instance_id)))
+        # the instance without its lists: an answer's size must not grow with the instance
+        summary = vpn.instance_summary(instance_id).to_json()
+        for big in ("ports", "static_routes", "advertised_routes", "imported_routes"):
+            summary.pop(big, None)
+        return change_json(result, instance=summary)
 
     @router.get("/instances", summary="VPN instances with their ports, routes and data plane")
     async def list_instances() -> Any:

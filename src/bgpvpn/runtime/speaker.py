@@ -96,6 +96,11 @@ class Speaker:
             rtc=bgp.rtc,
             multipath=bgp.multipath,
             default_local_pref=bgp.default_local_pref,
+            # a route reflector wants every VPN route of its clients (it reflects them to whoever
+            # asked, RFC4684 3.3): it advertises the default RT membership. Without it a client
+            # whose membership path is the reflector's best for an RT never learns that another
+            # client wants that RT (the best is not sent back to where it came from).
+            advertise_default_membership=any(p.rr_client for p in bgp.peers),
         )
         self.peers: dict[str, PeerStatus] = {p.address: PeerStatus(p) for p in bgp.peers}
         self._servers: list[asyncio.base_events.Server] = []
@@ -234,7 +239,8 @@ class Speaker:
             self.gc.session_up()
             self._wake.set()
         elif isinstance(event, EndOfRibReceived):
-            self.rib.end_of_rib(peer_id, event.family)
+            self.rib.end_of_rib(peer_id, event.family)  # sweeps the stale routes of a restart
+            self._wake.set()  # their withdrawals go to the other peers now
         elif isinstance(event, RouteRefreshReceived):
             self.rib.refresh(peer_id, event.family)
             self._wake.set()

@@ -705,6 +705,21 @@ class VpnManager:
     def instance(self, instance_id: str) -> InstanceView:
         return self._view(self._get(instance_id))
 
+    def instance_summary(self, instance_id: str) -> InstanceView:
+        """The instance without its port, route and static-route lists (cheap whatever its
+        size: what a change answer carries)."""
+        inst = self._get(instance_id)
+        return InstanceView(
+            spec=inst.spec,
+            rd=inst.rd,
+            vni=inst.vni,
+            index=inst.index,
+            router_mac=inst.router_mac,
+            ports=[],
+            advertised=[],
+            imported=[],
+        )
+
     def desired_state(self) -> dict[str, InstanceState]:
         return {iid: inst.desired_state() for iid, inst in self._instances.items()}
 
