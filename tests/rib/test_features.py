@@ -132,6 +132,48 @@ def test_subscribe_by_route_target() -> None:
     assert len(everything) == n
 
 
+def test_subscribe_raw_delivers_what_subscribe_does() -> None:
+    """``subscribe_raw`` gets each change ``subscribe`` gets, as plain fields (replay too)."""
+    rib = new_rib()
+    src, other = peer(1, 65001), peer(3, 65003)
+    rib.peer_up(src, frozenset({VPNV4}))
+    rib.peer_up(other, frozenset({VPNV4}))
+    send(rib, src, [vpn_key(9)], vpn_attrs(rt(1)), VPNV4, [LABEL])  # type: ignore[arg-type]
+    subs: dict[bytes | None, tuple[list[tuple[object, ...]], list[tuple[object, ...]]]] = {}
+
+    def flat(c: RouteChange) -> tuple[object, ...]:
+        r, p = c.route, c.previous
+        return (
+            c.kind,
+            c.key,
+            r and r.attributes,
+            r and r.data,
+            r and r.peer_id,
+            p and p.attributes,
+            p and p.data,
+            p and p.peer_id,
+        )
+
+    for want in (rt(1), rt(2), None):
+        rich: list[tuple[object, ...]] = []
+        raw: list[tuple[object, ...]] = []
+        rib.subscribe(VPNV4, want, lambda c, out=rich: out.append(flat(c)))
+        rib.subscribe_raw(VPNV4, want, lambda *a, out=raw: out.append(a))
+        subs[want] = (rich, raw)
+    a1, a2, a12 = vpn_attrs(rt(1)), vpn_attrs(rt(2)), vpn_attrs(rt(1), rt(2))
+    send(rib, src, [vpn_key(1), vpn_key(2)], a1, VPNV4, [LABEL, LABEL])  # type: ignore[arg-type]
+    send(rib, src, [vpn_key(1)], a12, VPNV4, [LABEL])  # type: ignore[arg-type]
+    send(rib, src, [vpn_key(1)], a2, VPNV4, [b"\x00\x02\x01"])  # type: ignore[arg-type]
+    send(rib, other, [vpn_key(2)], a2, VPNV4, [LABEL])  # type: ignore[arg-type]
+    send(rib, src, [vpn_key(1), vpn_key(2), vpn_key(9)], None, VPNV4)
+    for want, (rich, raw) in subs.items():
+        assert rich == raw, want
+        assert rich
+    kinds = [c[0] for c in subs[rt(1)][1]]
+    assert ChangeKind.ADDED in kinds and ChangeKind.REMOVED in kinds
+    assert ChangeKind.REPLACED in [c[0] for c in subs[None][1]]
+
+
 def test_graceful_restart_stale_and_sweep() -> None:
     rib = new_rib()
     src, dst = peer(1, 65001), peer(2, 65002)

@@ -274,3 +274,42 @@ def test_readvertise() -> None:
     assert mine["10.9.0.0/24"].next_hop == ip_from_text("192.0.2.1")
     send(h.rib, p1, VPNV4, [w], None)
     assert {str(r.prefix) for r, _, _ in local(h.rib, VPNV4).values()} == {"10.1.0.5/32"}
+
+
+def test_one_mac_several_routes_added_and_withdrawn_one_by_one() -> None:
+    """A MAC's routes (MAC only, MAC+IP, from two RDs): the entries follow each step, the driver
+    and the desired state agree, and the imported view lists every path of the MAC."""
+    h = host()
+    h.vpn.attach(evpn_att("tap1", "52:54:00:00:00:01"))
+    p1 = peer(1)
+    up(h.rib, p1)
+    a1 = peer_attrs("203.0.113.1", "target:64512:1", "encap:vxlan")
+    a2 = peer_attrs("203.0.113.2", "target:64512:1", "encap:vxlan")
+    m = "52:54:00:aa:bb:cc"
+    r_mac = mac_ip_wire("203.0.113.1:1", m, None, 5000)
+    r_ip = mac_ip_wire("203.0.113.1:1", m, "10.0.0.7", 5000)
+    r_other = mac_ip_wire("203.0.113.2:1", m, "10.0.0.8", 5001)
+
+    def macs() -> set[RemoteMac]:
+        assert in_sync(h)
+        return set(h.driver.snapshot()["evi"].remote_macs)
+
+    send(h.rib, p1, EVPN, [r_mac], a1)
+    assert macs() == {RemoteMac(m, "203.0.113.1", 5000)}
+    send(h.rib, p1, EVPN, [r_ip], a1)
+    both = {RemoteMac(m, "203.0.113.1", 5000), RemoteMac(m, "203.0.113.1", 5000, "10.0.0.7")}
+    assert macs() == both
+    send(h.rib, p1, EVPN, [r_other], a2)  # same sequence: the lowest VTEP keeps it
+    assert macs() == both
+    dests = {d.destination: d for d in h.vpn.instance("evi").imported}
+    assert len(dests[m].paths) == 3 and sum(p.chosen for p in dests[m].paths) == 2
+    send(h.rib, p1, EVPN, [r_mac], None)
+    assert macs() == {RemoteMac(m, "203.0.113.1", 5000, "10.0.0.7")}
+    send(h.rib, p1, EVPN, [r_ip], None)
+    assert macs() == {RemoteMac(m, "203.0.113.2", 5001, "10.0.0.8")}
+    send(h.rib, p1, EVPN, [r_other], a1)  # its attributes change: the VTEP with it
+    assert macs() == {RemoteMac(m, "203.0.113.1", 5001, "10.0.0.8")}
+    send(h.rib, p1, EVPN, [r_other], None)
+    assert macs() == set()
+    assert h.vpn._instances["evi"].table.macs == {}
+    assert h.vpn._instances["evi"].table.mac_entries == {}

@@ -39,6 +39,9 @@ API (``Rib``)::
     # publish / subscribe (synchronous callbacks with RouteChange: kind added/replaced/removed,
     # family, key, route, previous, paths)
     sub = rib.subscribe(family, route_target_or_None, callback, replay=True)
+    # the same without RouteChange objects (for hot subscribers): callback(kind, key,
+    # attributes, data, peer_id, previous attributes, previous data, previous peer_id)
+    sub = rib.subscribe_raw(family, route_target_or_None, callback, replay=True)
     rib.unsubscribe(sub)
 
 Decision process (``decision.compare``): highest LOCAL_PREF (default for eBGP-learned and local
@@ -63,6 +66,7 @@ from bgpvpn.rib.table import (
     ChangeKind,
     PeerId,
     PeerInfo,
+    RawCallback,
     Rib,
     RouteChange,
     RouteEntry,
@@ -77,6 +81,7 @@ __all__ = [
     "PeerId",
     "PeerInfo",
     "Policy",
+    "RawCallback",
     "Reason",
     "Rib",
     "RouteChange",

@@ -111,6 +111,21 @@ class RouteChange:
 
 
 Callback = Callable[[RouteChange], None]
+# subscribe_raw: (kind, key, attributes, data, peer id, previous attributes, previous data,
+# previous peer id); the new route's fields are None when removed, the previous's when added
+RawCallback = Callable[
+    [
+        ChangeKind,
+        bytes,
+        PathAttributes | None,
+        bytes | None,
+        PeerId | None,
+        PathAttributes | None,
+        bytes | None,
+        PeerId | None,
+    ],
+    None,
+]
 
 
 @dataclass(eq=False, slots=True)
@@ -118,6 +133,14 @@ class Subscription:
     family: Family
     route_target: bytes | None
     callback: Callback
+    raw: RawCallback | None = None  # set by subscribe_raw (then ``callback`` is unused)
+
+
+_ADDED = ChangeKind.ADDED
+
+
+def _no_callback(change: RouteChange) -> None:  # a raw subscription's ``callback``
+    raise AssertionError("raw subscription")
 
 
 class _Peer:
@@ -333,6 +356,7 @@ class Rib:
         self._loc: dict[Family, _LocRib] = {}
         self._accept_cache: dict[PathAttributes, bool] = {}
         self._rt_cache: dict[PathAttributes, tuple[bytes, ...]] = {}
+        self._rt_last: tuple[PathAttributes, tuple[bytes, ...]] = (_MISS, ())
         self._leases: dict[tuple[Family, bytes], float] = {}
         self._local_rts: set[bytes | None] = set()
         self._rtc_attrs = PathAttributes(origin=0, as_path=AsPath())
@@ -371,12 +395,16 @@ class Rib:
         return ok
 
     def _route_targets(self, attrs: PathAttributes) -> tuple[bytes, ...]:
+        last = self._rt_last  # the routes of an UPDATE share one attribute set
+        if last[0] is attrs:
+            return last[1]
         rts = self._rt_cache.get(attrs)
         if rts is None:
             rts = attrs.route_targets
             if len(self._rt_cache) >= _CACHE_MAX:
                 self._rt_cache.clear()
             self._rt_cache[attrs] = rts
+        self._rt_last = (attrs, rts)
         return rts
 
     # ---------------------------------------------------------------- peers
@@ -632,7 +660,7 @@ class Rib:
                 if log is not None:
                     log.append(key)
                 if notify:
-                    self._notify(loc, family, key, None, None, None)
+                    self._notify_added(loc, family, key, adj, attrs, d)
             elif cur is adj:
                 old = a_attrs[key]
                 old_d = a_data.get(key)
@@ -898,6 +926,30 @@ class Rib:
                     )
         return sub
 
+    def subscribe_raw(
+        self,
+        family: Family,
+        route_target: bytes | None,
+        callback: RawCallback,
+        replay: bool = True,
+    ) -> Subscription:
+        """Like ``subscribe``, without building ``RouteChange``/``RouteEntry`` objects: the
+        callback gets ``(kind, key, attributes, data, peer_id, previous attributes, previous
+        data, previous peer_id)`` (no ECMP set, no path id). For hot subscribers (the vpn layer).
+        """
+        sub = Subscription(family, route_target, _no_callback, callback)
+        loc = self._locrib(family)
+        loc.subs.setdefault(route_target, []).append(sub)
+        if replay:
+            added = ChangeKind.ADDED
+            for key, adj in loc.best_items():
+                attrs = adj.attrs_of(key)
+                if route_target is None or route_target in self._route_targets(attrs):
+                    callback(
+                        added, key, attrs, adj.data_of(key), adj.peer.peer_id, None, None, None
+                    )
+        return sub
+
     def unsubscribe(self, sub: Subscription) -> None:
         loc = self._loc.get(sub.family)
         if loc is None:
@@ -911,6 +963,30 @@ class Rib:
     def _paths_for(self, family: Family, key: bytes, route: RouteEntry) -> tuple[RouteEntry, ...]:
         return self.multipath_set(family, key) if self.multipath else (route,)
 
+    def _notify_added(
+        self,
+        loc: _LocRib,
+        family: Family,
+        key: bytes,
+        adj: _AdjIn,
+        attrs: PathAttributes,
+        data: bytes | None,
+    ) -> None:
+        """``_notify`` of a new destination (``adj`` its only path): the common case, one raw
+        subscription for the route's single route target, done here directly."""
+        subs = loc.subs
+        rts = self._route_targets(attrs)
+        if len(rts) == 1 and None not in subs:
+            got = subs.get(rts[0])
+            if not got:
+                return
+            if len(got) == 1:
+                raw = got[0].raw
+                if raw is not None:
+                    raw(_ADDED, key, attrs, data, adj.peer.peer_id, None, None, None)
+                    return
+        self._notify(loc, family, key, None, None, None)
+
     def _notify(
         self,
         loc: _LocRib,
@@ -920,49 +996,48 @@ class Rib:
         prev_attrs: PathAttributes | None,
         prev_data: bytes | None,
     ) -> None:
-        cur = loc.best_of(key)
-        new_attrs = cur.attrs_of(key) if cur is not None else None
-        new_data = cur.data_of(key) if cur is not None else None
-        if (
-            cur is not None
-            and cur is prev_src
-            and new_attrs is prev_attrs
-            and new_data == prev_data
-            and not self.multipath
-        ):
-            return
+        h = key[-1]  # _octet(), inlined
+        if loc.wide and len(key) > 1:
+            h ^= key[-2]
+        cur = loc.best[h].get(key)
+        if cur is not None:
+            new_attrs: PathAttributes | None = cur.attrs[h][key]
+            new_data = cur.data[h].get(key)
+            if (
+                cur is prev_src
+                and new_attrs is prev_attrs
+                and new_data == prev_data
+                and not self.multipath
+            ):
+                return
+        else:
+            new_attrs = new_data = None
         new_rts = self._route_targets(new_attrs) if new_attrs is not None else ()
         old_rts = self._route_targets(prev_attrs) if prev_attrs is not None else ()
-        subs: list[Subscription] = list(loc.subs.get(None, ()))
-        for rt in {*new_rts, *old_rts}:
-            subs.extend(loc.subs.get(rt, ()))
+        all_subs = loc.subs
+        subs: list[Subscription] = list(all_subs.get(None, ()))
+        if len(new_rts) == 1 and (new_rts is old_rts or not old_rts):
+            for rt in new_rts:
+                got = all_subs.get(rt)
+                if got:
+                    subs.extend(got)
+        else:
+            for rt in {*new_rts, *old_rts}:
+                got = all_subs.get(rt)
+                if got:
+                    subs.extend(got)
         if not subs:
             return
-        route = (
-            RouteEntry(
-                family, key, new_data, new_attrs, cur.peer.peer_id, True, path_id=cur.path_id(key)
-            )
-            if cur is not None and new_attrs is not None
-            else None
-        )
-        previous = (
-            RouteEntry(
-                family,
-                key,
-                prev_data,
-                prev_attrs,
-                prev_src.peer.peer_id,
-                True,
-                path_id=prev_src.path_id(key),
-            )
-            if prev_src is not None and prev_attrs is not None
-            else None
-        )
-        paths = self._paths_for(family, key, route) if route is not None else ()
+        has_new = cur is not None and new_attrs is not None
+        has_prev = prev_src is not None and prev_attrs is not None
+        route: RouteEntry | None = None
+        previous: RouteEntry | None = None
+        paths: tuple[RouteEntry, ...] = ()
+        built = False
         for sub in subs:
             want = sub.route_target
-            was = previous is not None and (want is None or want in old_rts)
-            now = route is not None and (want is None or want in new_rts)
+            was = has_prev and (want is None or want in old_rts)
+            now = has_new and (want is None or want in new_rts)
             if was and now:
                 kind = ChangeKind.REPLACED
             elif now:
@@ -971,6 +1046,49 @@ class Rib:
                 kind = ChangeKind.REMOVED
             else:
                 continue
+            raw = sub.raw
+            if raw is not None:
+                if now:
+                    assert cur is not None
+                    pid: PeerId | None = cur.peer.peer_id
+                else:
+                    pid = None
+                raw(
+                    kind,
+                    key,
+                    new_attrs if now else None,
+                    new_data if now else None,
+                    pid,
+                    prev_attrs if was else None,
+                    prev_data if was else None,
+                    prev_src.peer.peer_id if was and prev_src is not None else None,
+                )
+                continue
+            if not built:
+                built = True
+                if has_new:
+                    assert cur is not None and new_attrs is not None
+                    route = RouteEntry(
+                        family,
+                        key,
+                        new_data,
+                        new_attrs,
+                        cur.peer.peer_id,
+                        True,
+                        path_id=cur.path_id(key),
+                    )
+                    paths = self._paths_for(family, key, route)
+                if has_prev:
+                    assert prev_src is not None and prev_attrs is not None
+                    previous = RouteEntry(
+                        family,
+                        key,
+                        prev_data,
+                        prev_attrs,
+                        prev_src.peer.peer_id,
+                        True,
+                        path_id=prev_src.path_id(key),
+                    )
             sub.callback(
                 RouteChange(
                     kind,

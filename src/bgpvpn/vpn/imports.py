@@ -33,7 +33,7 @@ from bgpvpn.dataplane.model import (
     RemoteRouteSet,
 )
 from bgpvpn.rib.decision import MULTIPATH_LAST_STEP, PathSource, Policy, compare
-from bgpvpn.rib.table import LOCAL_PEER, ChangeKind, RouteChange
+from bgpvpn.rib.table import LOCAL_PEER, ChangeKind, PeerId, RouteChange
 from bgpvpn.vpn.advertise import ENCAP_OF, PMSI_INGRESS_REPLICATION
 from bgpvpn.vpn.model import Encapsulation
 from bgpvpn.wire.attributes import PathAttributes
@@ -116,12 +116,35 @@ def attr_info(attrs: PathAttributes) -> AttrInfo:
 
 
 _VXLAN = Encapsulation.VXLAN
+_REMOVED = ChangeKind.REMOVED
+_ADDED = ChangeKind.ADDED
+# one int object per VNI value in the RemoteMac entries held (not one per route)
+_vnis: dict[int, int] = {}
 
 
 def label_to_vni(field: bytes, encap: Encapsulation | None) -> int:
     """A 24-bit label field: the VNI itself with VXLAN, else an MPLS label (>> 4)."""
     raw = int.from_bytes(field, "big")
     return raw if encap is _VXLAN else raw >> 4
+
+
+def _shared_vni(vni: int) -> int:
+    got = _vnis.get(vni)
+    if got is not None:
+        return got
+    if len(_vnis) >= 4096:
+        _vnis.clear()
+    _vnis[vni] = vni
+    return vni
+
+
+def _tup(v: bytes | RemoteMac | tuple[bytes, ...] | tuple[RemoteMac, ...] | None) -> tuple:  # type: ignore[type-arg]
+    """A ``macs``/``mac_entries`` value (one item is held alone, not in a tuple) as a tuple."""
+    if v is None:
+        return ()
+    if type(v) is tuple:
+        return v
+    return (v,)
 
 
 def _dest_text(dest: bytes) -> str:
@@ -201,6 +224,31 @@ class ImportedDestination:
         }
 
 
+def _unpack(
+    change: RouteChange,
+) -> tuple[
+    ChangeKind,
+    bytes,
+    PathAttributes | None,
+    bytes | None,
+    PeerId | None,
+    PathAttributes | None,
+    bytes | None,
+    PeerId | None,
+]:
+    r, p = change.route, change.previous
+    return (
+        change.kind,
+        change.key,
+        r.attributes if r is not None else None,
+        r.data if r is not None else None,
+        r.peer_id if r is not None else None,
+        p.attributes if p is not None else None,
+        p.data if p is not None else None,
+        p.peer_id if p is not None else None,
+    )
+
+
 class ImportTable:
     """The imported routes of one instance and the desired state derived from them."""
 
@@ -229,10 +277,12 @@ class ImportTable:
         self.paths: dict[bytes, Path] = {}
         self.dests: dict[bytes, tuple[bytes, ...]] = {}
         self.routes: dict[bytes, RemoteRoute] = {}
-        self.macs: dict[bytes, tuple[bytes, ...]] = {}
-        self.mac_entries: dict[bytes, tuple[RemoteMac, ...]] = {}
-        self.local_seq: dict[bytes, int] = {}
-        self.local_winning: dict[bytes, bool] = {}
+        # by MAC (its text, the string the RemoteMac entries hold too): the keys of its routes,
+        # the entries given to the driver (one alone, several in a tuple: most MACs have one)
+        self.macs: dict[str, bytes | tuple[bytes, ...]] = {}
+        self.mac_entries: dict[str, RemoteMac | tuple[RemoteMac, ...]] = {}
+        self.local_seq: dict[str, int] = {}
+        self.local_winning: dict[str, bool] = {}
         self.flood_keys: dict[bytes, str] = {}
         self.flood_count: dict[str, int] = {}
 
@@ -242,59 +292,147 @@ class ImportTable:
     # VPNv4 keys at most 13, so the kind of an internal key is known from its shape.
 
     def on_vpnv4(self, change: RouteChange) -> None:
-        self._on_change(change, change.key, False)
+        self._on_change(change.key, False, *_unpack(change))
 
     def on_vpnv6(self, change: RouteChange) -> None:
-        self._on_change(change, b"\xff" + change.key, False)
+        self._on_change(b"\xff" + change.key, False, *_unpack(change))
 
     def on_evpn(self, change: RouteChange) -> None:
         if change.key[0] in self.evpn_types:
-            self._on_change(change, change.key, True)
+            self._on_change(change.key, True, *_unpack(change))
 
-    def _on_change(self, change: RouteChange, ik: bytes, evpn: bool) -> None:
+    # the same, for ``Rib.subscribe_raw`` (what the instance uses)
+
+    def raw_vpnv4(
+        self,
+        kind: ChangeKind,
+        key: bytes,
+        attrs: PathAttributes | None,
+        data: bytes | None,
+        peer: PeerId | None,
+        p_attrs: PathAttributes | None,
+        p_data: bytes | None,
+        p_peer: PeerId | None,
+    ) -> None:
+        self._on_change(key, False, kind, key, attrs, data, peer, p_attrs, p_data, p_peer)
+
+    def raw_vpnv6(
+        self,
+        kind: ChangeKind,
+        key: bytes,
+        attrs: PathAttributes | None,
+        data: bytes | None,
+        peer: PeerId | None,
+        p_attrs: PathAttributes | None,
+        p_data: bytes | None,
+        p_peer: PeerId | None,
+    ) -> None:
+        self._on_change(b"\xff" + key, False, kind, key, attrs, data, peer, p_attrs, p_data, p_peer)
+
+    def raw_evpn(
+        self,
+        kind: ChangeKind,
+        key: bytes,
+        attrs: PathAttributes | None,
+        data: bytes | None,
+        peer: PeerId | None,
+        p_attrs: PathAttributes | None,
+        p_data: bytes | None,
+        p_peer: PeerId | None,
+    ) -> None:
+        t = key[0]
+        if t not in self.evpn_types:
+            return
+        if (
+            t == T_MAC_IP
+            and kind is _ADDED
+            and attrs is not None
+            and peer is not None
+            and peer != LOCAL_PEER
+            and key not in self.paths
+        ):
+            # the common case: a type-2 route of a MAC not seen yet (what _on_change and
+            # _mac_changed do for it, kept short)
+            mac = key[14:20].hex(":")
+            macs = self.macs
+            if mac not in macs and mac not in self.local_seq and mac not in self.mac_entries:
+                if data is None:
+                    data = b""
+                self.paths[key] = (attrs, peer, data)
+                macs[mac] = key
+                info = attr_info(attrs)
+                iplen = key[20] >> 3
+                entry = RemoteMac(
+                    mac,
+                    info.vtep,
+                    _shared_vni(label_to_vni(data[10:13], info.encap)),
+                    ip_to_text(key[21 : 21 + iplen]) if iplen else None,
+                )
+                self.mac_entries[mac] = entry
+                self.emit(RemoteMacAdded(self.instance_id, entry))
+                return
+        self._on_change(key, True, kind, key, attrs, data, peer, p_attrs, p_data, p_peer)
+
+    def _on_change(
+        self,
+        ik: bytes,
+        evpn: bool,
+        kind: ChangeKind,
+        key: bytes,
+        attrs: PathAttributes | None,
+        data: bytes | None,
+        peer: PeerId | None,
+        p_attrs: PathAttributes | None,
+        p_data: bytes | None,
+        p_peer: PeerId | None,
+    ) -> None:
         paths = self.paths
         cur = paths.get(ik)
-        if change.kind is ChangeKind.REMOVED:
-            prev = change.previous
+        if kind is _REMOVED:
             # a route carrying several of our RTs is reported once per RT: a removal under one
             # RT after the replacement under another is stale
             if (
                 cur is None
-                or prev is None
-                or cur[0] is not prev.attributes
-                or cur[1] != prev.peer_id
-                or cur[2] != (prev.data or b"")
+                or p_attrs is None
+                or cur[0] is not p_attrs
+                or cur[1] != p_peer
+                or cur[2] != (p_data or b"")
             ):
                 return
             del paths[ik]
             self._gone(ik)
             return
-        r = change.route
-        if r is None:
+        if attrs is None or peer is None:
             return
-        key = change.key
-        if r.peer_id == LOCAL_PEER and (key[1:9] == self.own_rd or (evpn and key[0] != T_PREFIX)):
+        if peer == LOCAL_PEER and (key[1:9] == self.own_rd or (evpn and key[0] != T_PREFIX)):
             # our own routes; and E-VPN L2 routes of other instances here (no VXLAN to ourselves)
             if cur is not None:
                 del paths[ik]
                 self._gone(ik)
             return
-        new = (r.attributes, r.peer_id, r.data or b"")
-        if cur is not None and cur[0] is new[0] and cur[1] == new[1] and cur[2] == new[2]:
+        if data is None:
+            data = b""
+        if cur is not None and cur[0] is attrs and cur[1] == peer and cur[2] == data:
             return
-        paths[ik] = new
+        paths[ik] = (attrs, peer, data)
         if not evpn:
             self._ip_touched(_vpn_dest(ik), ik, True)
             return
         t = key[0]
         if t == T_MAC_IP:
-            mac = key[14:20]
-            keys = self.macs.get(mac, ())
-            if key not in keys:
-                self.macs[mac] = (*keys, key)
+            mac = key[14:20].hex(":")
+            macs = self.macs
+            keys = macs.get(mac)
+            if keys is None:
+                macs[mac] = key
+            elif type(keys) is bytes:
+                if keys != key:
+                    macs[mac] = (keys, key)
+            elif key not in keys:
+                macs[mac] = (*keys, key)
             self._mac_changed(mac)
         elif t == T_IMET:
-            self._flood_set(key, new[0])
+            self._flood_set(key, attrs)
         elif t == T_PREFIX:
             self._ip_touched(_t5_dest(key), key, True)
 
@@ -304,10 +442,12 @@ class ImportTable:
             return
         t = ik[0]
         if t == T_MAC_IP:
-            mac = ik[14:20]
-            keys = tuple(k for k in self.macs.get(mac, ()) if k != ik)
-            if keys:
+            mac = ik[14:20].hex(":")
+            keys = tuple(k for k in _tup(self.macs.get(mac)) if k != ik)
+            if len(keys) > 1:
                 self.macs[mac] = keys
+            elif keys:
+                self.macs[mac] = keys[0]
             else:
                 self.macs.pop(mac, None)
             self._mac_changed(mac)
@@ -401,10 +541,15 @@ class ImportTable:
 
     # ---------------------------------------------------------------- E-VPN MACs
 
-    def claim_local(self, mac: bytes, fresh: bool) -> int:
+    def local_sequence(self, raw: bytes) -> int:
+        """The sequence number of a MAC attached here (0 when not claimed)."""
+        return self.local_seq.get(raw.hex(":"), 0)
+
+    def claim_local(self, raw: bytes, fresh: bool) -> int:
         """A MAC attached here (``fresh``) or attached again: its sequence number, S+1 when a
         remote route with sequence S holds it (RFC7432 15.1: the MAC moved here)."""
-        seqs = [attr_info(self.paths[k][0]).seq for k in self.macs.get(mac, ())]
+        mac = raw.hex(":")
+        seqs = [attr_info(self.paths[k][0]).seq for k in _tup(self.macs.get(mac))]
         seq = self.local_seq.get(mac, 0)
         if seqs and (fresh or not self.local_winning.get(mac, True)):
             seq = max(seq, max(seqs) + 1)
@@ -413,37 +558,40 @@ class ImportTable:
         self._mac_changed(mac, notify=False)
         return self.local_seq[mac]
 
-    def release_local(self, mac: bytes) -> None:
+    def release_local(self, raw: bytes) -> None:
+        mac = raw.hex(":")
         self.local_seq.pop(mac, None)
         self.local_winning.pop(mac, None)
         self._mac_changed(mac, notify=False)
 
-    def local_wins(self, mac: bytes) -> bool:
-        return self.local_winning.get(mac, False)
+    def local_wins(self, raw: bytes) -> bool:
+        return self.local_winning.get(raw.hex(":"), False)
 
-    def _mac_changed(self, mac: bytes, notify: bool = True) -> None:
-        keys = self.macs.get(mac, ())
+    def _mac_changed(self, mac: str, notify: bool = True) -> None:
+        found = self.macs.get(mac)
         paths = self.paths
-        if len(keys) == 1 and mac not in self.local_seq:  # the common case, kept short
-            k = keys[0]
+        if type(found) is bytes and mac not in self.local_seq:  # the common case, kept short
+            k = found
             attrs, _, data = paths[k]
             info = attr_info(attrs)
             iplen = k[20] >> 3
             entry = RemoteMac(
-                mac.hex(":"),
+                mac,
                 info.vtep,
-                label_to_vni(data[10:13], info.encap),
+                _shared_vni(label_to_vni(data[10:13], info.encap)),
                 ip_to_text(k[21 : 21 + iplen]) if iplen else None,
             )
-            old = self.mac_entries.get(mac)
-            if old is not None:
-                if old == (entry,):
+            iid = self.instance_id
+            held = self.mac_entries.get(mac)
+            if held is not None:
+                if held == entry:
                     return
-                for e in old:
-                    self.emit(RemoteMacRemoved(self.instance_id, e))
-            self.mac_entries[mac] = (entry,)
-            self.emit(RemoteMacAdded(self.instance_id, entry))
+                for e in _tup(held):
+                    self.emit(RemoteMacRemoved(iid, e))
+            self.mac_entries[mac] = entry
+            self.emit(RemoteMacAdded(iid, entry))
             return
+        keys: tuple[bytes, ...] = _tup(found)
         win_seq = -1
         win_ip = b""
         for k in keys:
@@ -456,7 +604,6 @@ class ImportTable:
             not keys or local > win_seq or (local == win_seq and self.vtep_raw < win_ip)
         )
         if not local_wins and keys:
-            text = mac.hex(":")
             out = []
             for k in keys:
                 attrs, _, data = paths[k]
@@ -464,14 +611,15 @@ class ImportTable:
                 if info.vtep_raw == win_ip:
                     iplen = k[20] >> 3
                     ip = ip_to_text(k[21 : 21 + iplen]) if iplen else None
-                    out.append(
-                        RemoteMac(text, info.vtep, label_to_vni(data[10:13], info.encap), ip)
-                    )
+                    vni = _shared_vni(label_to_vni(data[10:13], info.encap))
+                    out.append(RemoteMac(mac, info.vtep, vni, ip))
             entries = tuple(out)
-        old = self.mac_entries.get(mac, ())
+        old: tuple[RemoteMac, ...] = _tup(self.mac_entries.get(mac))
         if entries != old:
-            if entries:
+            if len(entries) > 1:
                 self.mac_entries[mac] = entries
+            elif entries:
+                self.mac_entries[mac] = entries[0]
             else:
                 del self.mac_entries[mac]
             iid = self.instance_id
@@ -484,7 +632,7 @@ class ImportTable:
         if local is not None and self.local_winning.get(mac) != local_wins:
             self.local_winning[mac] = local_wins
             if notify and self.on_local_mac is not None:
-                self.on_local_mac(mac, local_wins)
+                self.on_local_mac(bytes.fromhex(mac.replace(":", "")), local_wins)
 
     # ---------------------------------------------------------------- flood list
 
@@ -523,7 +671,7 @@ class ImportTable:
 
     def remote_macs(self) -> Iterator[RemoteMac]:
         for entries in self.mac_entries.values():
-            yield from entries
+            yield from _tup(entries)
 
     def flood(self) -> frozenset[str]:
         return frozenset(self.flood_count)
@@ -536,14 +684,14 @@ class ImportTable:
             paths = [self._path_view(k, k in chosen, ecmp and k in chosen) for k in keys]
             paths.sort(key=lambda p: not p.chosen)
             out.append(ImportedDestination("prefix", _dest_text(dest), tuple(paths)))
-        for mac, keys in self.macs.items():
-            chosen_hops = {(e.vtep, e.ip) for e in self.mac_entries.get(mac, ())}
-            views = [self._path_view(k, False, False) for k in keys]
+        for mac, found in self.macs.items():
+            chosen_hops = {(e.vtep, e.ip) for e in _tup(self.mac_entries.get(mac))}
+            views = [self._path_view(k, False, False) for k in _tup(found)]
             paths = [
                 dataclasses.replace(p, chosen=(p.next_hop, p.ip) in chosen_hops) for p in views
             ]
             paths.sort(key=lambda p: not p.chosen)
-            out.append(ImportedDestination("mac", mac_to_text(mac), tuple(paths)))
+            out.append(ImportedDestination("mac", mac, tuple(paths)))
         if self.flood_keys:
             out.append(
                 ImportedDestination(

@@ -23,7 +23,7 @@ from bgpvpn.dataplane.model import (
     PortDetached,
 )
 from bgpvpn.rib.decision import PathSource
-from bgpvpn.rib.table import Rib, Subscription
+from bgpvpn.rib.table import RawCallback, Rib, Subscription
 from bgpvpn.vpn.advertise import (
     Advert,
     AdvertContext,
@@ -151,16 +151,16 @@ class Instance:
 
     def _subscribe(self, rts: Iterable[str]) -> None:
         table = self.table
-        fams: list[tuple[Family, Callable[..., None]]] = [(EVPN, table.on_evpn)]
+        fams: list[tuple[Family, RawCallback]] = [(EVPN, table.raw_evpn)]
         if not self.evpn:
-            fams = [(VPNV4, table.on_vpnv4), (VPNV6, table.on_vpnv6), *fams]
+            fams = [(VPNV4, table.raw_vpnv4), (VPNV6, table.raw_vpnv6), *fams]
         for rt in rts:
             if rt in self._subs:
                 continue
             raw = rt_raw(rt)
             self._import_raw = self._import_raw | {raw}
             self.on_imports(self.spec.instance_id)
-            self._subs[rt] = [self.rib.subscribe(fam, raw, cb) for fam, cb in fams]
+            self._subs[rt] = [self.rib.subscribe_raw(fam, raw, cb) for fam, cb in fams]
 
     # ---------------------------------------------------------------- intent changes
 
@@ -253,7 +253,7 @@ class Instance:
             return
         mac = mac_from_text(att.mac)
         routes = evpn_port_routes(
-            self.ctx, att, self.table.local_seq.get(mac, 0), self.spec.advertise_type5
+            self.ctx, att, self.table.local_sequence(mac), self.spec.advertise_type5
         )
         if not self.table.local_wins(mac):  # a remote route with a higher sequence holds it
             routes = [r for r in routes if r.key[0] != T_MAC_IP]
