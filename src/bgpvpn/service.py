@@ -9,10 +9,12 @@ the full table (what graceful restart on the peers relies on).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from bgpvpn.api.context import ApiContext, LogBuffer
 from bgpvpn.api.routespec import RouteSpec, RouteSpecError, build_route
@@ -89,6 +91,7 @@ class Service:
         self.speaker.around_changes = self.vpn.batch
         self.context = ApiContext(self.speaker, self.vpn, boot_id, self.store, logs or LogBuffer())
         self.installer: RouteInstaller | None = None
+        self._learning: list[tuple[Any, int]] = []  # (driver, fd) watched for learned MACs
         kernel = config.kernel
         families = enabled_families(kernel.ipv4, kernel.ipv6)
         if families:
@@ -120,7 +123,50 @@ class Service:
             report = self.installer.start()
             if report.changed:
                 log.info("kernel routes reconciled: %s", report)
+        self._start_learning()
         await self.speaker.start()
+
+    def _start_learning(self) -> None:
+        """Drivers that learn MACs (``advertise_learned``): their socket is watched on the event
+        loop; one dump first, so MACs learned before a restart are advertised."""
+        loop = asyncio.get_running_loop()
+        seen: set[int] = set()
+        for driver in self.drivers.values():
+            if id(driver) in seen:
+                continue
+            seen.add(id(driver))
+            get_socket = getattr(driver, "learning_socket", None)
+            if get_socket is None:
+                continue
+            try:
+                sock = get_socket()
+            except OSError as exc:
+                log.error("%s: no MAC learning: %s", driver.name, exc)
+                continue
+            if sock is None:
+                continue
+            self._read_learned(driver, True)
+            loop.add_reader(sock.fileno(), self._read_learned, driver, False)
+            self._learning.append((driver, sock.fileno()))
+
+    def _read_learned(self, driver: Any, dump: bool) -> None:
+        try:
+            learned = driver.read_learned(dump)
+        except Exception as exc:  # never stop the loop's reader for one bad read
+            log.error("%s: reading learned MACs: %r", driver.name, exc)
+            return
+        if not learned:
+            return
+        with self.vpn.batch():
+            for m in learned:
+                self.vpn.mac_learned(m.instance_id, m.port, m.mac, m.added)
+        self.speaker.wake()
+
+    def _stop_learning(self) -> None:
+        loop = self.speaker.loop or asyncio.get_running_loop()
+        for _driver, fd in self._learning:
+            loop.remove_reader(fd)
+        self._learning.clear()
 
     def restore(self) -> None:
         """Put the stored intent back: instances and attachments (the drivers reconcile), then
@@ -165,6 +211,7 @@ class Service:
         )
 
     async def stop(self, message: str = "") -> None:
+        self._stop_learning()
         await self.speaker.stop(message)
         self.vpn.close(remove=True)
         if self.installer is not None:

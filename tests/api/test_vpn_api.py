@@ -183,3 +183,23 @@ def test_bulk_attach_is_all_or_nothing(client: Client, ctx: Ctx) -> None:
     r = client.post("/v1/attachments/bulk", {"attachments": body})
     assert r.status == 400 and r.json()["error"]["field"] == "attachments[1].mac"
     assert client.get("/v1/instances").json() == []
+
+
+def test_advertise_learned_field(client: Client, ctx: Ctx) -> None:
+    r = client.post(
+        "/v1/instances",
+        {"instance_id": "red", "instance_type": "ipvpn", "advertise_learned": True},
+    )
+    assert r.status == 400 and r.json()["error"]["field"] == "advertise_learned"
+    r = client.post("/v1/attach", _port(1, advertise_learned=True))
+    assert r.status == 400 and r.json()["error"]["field"] == "advertise_learned"
+    assert client.get("/v1/instances").json() == []
+    r = client.post(
+        "/v1/attach",
+        _port(2, instance="green", instance_type="evpn", ips=[], advertise_learned=True),
+    )
+    assert r.status == 200, r.body
+    assert client.get("/v1/instances/green").json()["advertise_learned"] is True
+    assert ctx.vpn.mac_learned("green", "tap2", "52:54:00:00:00:77", True)
+    advertised = client.get("/v1/instances/green").json()["advertised_routes"]
+    assert any(a.get("mac") == "52:54:00:00:00:77" for a in advertised), advertised

@@ -415,6 +415,7 @@ def detach_endpoint(vpn: Any, d: BagpipeDetach) -> Any:
         vni=view["vni"],
         encapsulation=Encapsulation(view["encapsulation"]),
         advertise_type5=view["advertise_type5"],
+        advertise_learned=view["advertise_learned"],
         local_pref=view["local_pref"],
         description=view["description"],
     )

@@ -92,6 +92,7 @@ class InstanceCreate(_Strict):
     vni: Vni | None = None
     encapsulation: EncapName = "vxlan"
     advertise_type5: bool = False
+    advertise_learned: bool = False
     local_pref: U32 | None = None
     description: str = ""
 
@@ -105,6 +106,7 @@ class InstanceCreate(_Strict):
             vni=self.vni,
             encapsulation=Encapsulation(self.encapsulation),
             advertise_type5=self.advertise_type5,
+            advertise_learned=self.advertise_learned,
             local_pref=self.local_pref,
             description=self.description,
         )
@@ -143,6 +145,7 @@ class PortRequest(_Strict):
     vni: Vni | None = None
     encapsulation: EncapName = "vxlan"
     advertise_type5: bool = False
+    advertise_learned: bool = False
     instance_description: str = ""
 
     def attachment(self, instance_id: str, itype: InstanceType) -> PortAttachment:
@@ -173,6 +176,7 @@ class PortRequest(_Strict):
             vni=self.vni,
             encapsulation=Encapsulation(self.encapsulation),
             advertise_type5=self.advertise_type5,
+            advertise_learned=self.advertise_learned,
             description=self.instance_description,
         )
 

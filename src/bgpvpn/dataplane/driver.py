@@ -4,6 +4,12 @@ kinds (``[dataplane] evpn = ...`` / ``ipvpn = ...`` name the drivers).
 Calls come from the event loop, synchronously, in order; a driver batches each ``apply`` (one
 netlink round trip where it can) and must not raise for one bad entry: it logs it, counts it in
 ``state()`` and goes on with the rest.
+
+Optional (look for it with ``getattr``; the dummy driver has none): MAC learning, for E-VPN
+instances with ``advertise_learned``. ``learning_socket() -> socket | None`` is a nonblocking
+socket the event loop watches (``loop.add_reader``); when it is readable, or once at start,
+``read_learned(dump: bool) -> list[LearnedMac]`` gives the MACs learned or forgotten since the
+last call (``dump``: every MAC learned now, and the ones reported before that are gone).
 """
 
 from __future__ import annotations

@@ -155,6 +155,17 @@ class InstanceState:
     flood: frozenset[str] = frozenset()
 
 
+@dataclass(frozen=True, slots=True)
+class LearnedMac:
+    """A MAC the data plane learned (``added``) or forgot (removed, aged out) on local ``port``
+    of an E-VPN instance, without it being attached (what ``advertise_learned`` advertises)."""
+
+    instance_id: str
+    port: str
+    mac: str
+    added: bool
+
+
 @dataclass(slots=True)
 class ReconcileReport:
     """What a reconcile found and did: text lines per kind of object, e.g.

@@ -10,12 +10,13 @@ changes across drivers.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from bgpvpn.dataplane.driver import Driver
-from bgpvpn.dataplane.model import Change, InstanceState, ReconcileReport
+from bgpvpn.dataplane.model import Change, InstanceState, LearnedMac, ReconcileReport
 
 T = TypeVar("T")
 
@@ -51,6 +52,15 @@ class ThreadedDriver:
 
     def close(self, remove: bool) -> None:
         self._worker.call(self.driver.close, remove)
+
+    def learning_socket(self) -> socket.socket | None:
+        """The driver's MAC learning socket (see ``bgpvpn.dataplane.driver``), or None."""
+        fn = getattr(self.driver, "learning_socket", None)
+        return None if fn is None else self._worker.call(fn)
+
+    def read_learned(self, dump: bool = False) -> list[LearnedMac]:
+        fn = getattr(self.driver, "read_learned", None)
+        return [] if fn is None else self._worker.call(fn, dump)
 
 
 class ThreadedObject:

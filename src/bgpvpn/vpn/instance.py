@@ -47,7 +47,8 @@ from bgpvpn.wire.communities import route_target_from_text
 from bgpvpn.wire.family import EVPN, VPNV4, VPNV6, Family
 from bgpvpn.wire.text import RouteDistinguisher, mac_from_text
 
-Owner = tuple[str, ...]  # ("imet",), ("port", port, mac), ("static", prefix), ("readv", prefix)
+# ("imet",), ("port", port, mac), ("learned", mac), ("static", prefix), ("readv", prefix)
+Owner = tuple[str, ...]
 FamilyKey = tuple[Family, bytes]
 Journal = Callable[[FamilyKey, Advert | None, Advert | None], None]
 
@@ -118,6 +119,9 @@ class Instance:
         )
         self.ports: dict[tuple[str, str], PortAttachment] = {}
         self.mac_port: dict[str, str] = {}
+        # MACs the data plane learned on a local port (advertise_learned): mac -> port; not
+        # intent (never stored), rebuilt from the kernel
+        self.learned: dict[str, str] = {}
         self.ip_owner: dict[str, tuple[str, str]] = {}
         self.statics: dict[str, StaticRoute] = {}
         self._owned: dict[Owner, dict[FamilyKey, Advert]] = {}
@@ -147,6 +151,7 @@ class Instance:
         for owner in list(self._owned):
             self._set_owned(owner, [])
         self.table.clear()
+        self.learned.clear()
         self.emit(InstanceRemoved(self.instance_id))
 
     def _subscribe(self, rts: Iterable[str]) -> None:
@@ -203,6 +208,8 @@ class Instance:
             for ip in old.ips:
                 self.ip_owner.pop(iface(ip).ip, None)
         self.ports[pk] = att
+        if self.learned.pop(att.mac, None) is not None:  # attached now: its port's route
+            self._set_owned(("learned", att.mac), [])
         self.mac_port[att.mac] = att.port
         for ip in att.ips:
             self.ip_owner[iface(ip).ip] = pk
@@ -227,6 +234,36 @@ class Instance:
         if att.readvertise is not None:
             self._readvertise_rules_changed()
         return att
+
+    def learn(self, port: str, mac: str, added: bool) -> bool:
+        """A MAC the data plane learned (``added``) or forgot on local ``port``: with
+        ``advertise_learned``, a MAC-only type-2 route for it, its MAC Mobility sequence handled
+        as for an attached MAC. Never for a MAC attached here. True when something changed."""
+        if not self.evpn or not self.spec.advertise_learned or mac in self.mac_port:
+            return False
+        raw = mac_from_text(mac)
+        if not added:
+            if self.learned.pop(mac, None) is None:
+                return False
+            self._set_owned(("learned", mac), [])
+            self.table.release_local(raw)
+            return True
+        old = self.learned.get(mac)
+        if old == port:
+            return False
+        self.learned[mac] = port
+        if old is None:
+            self.table.claim_local(raw, fresh=True)
+        self._advertise_learned(mac)
+        return True
+
+    def _advertise_learned(self, mac: str) -> None:
+        att = PortAttachment(self.instance_id, InstanceType.EVPN, self.learned[mac], mac)
+        raw = mac_from_text(mac)
+        routes = evpn_port_routes(self.ctx, att, self.table.local_sequence(raw), False)
+        if not self.table.local_wins(raw):
+            routes = []
+        self._set_owned(("learned", mac), routes)
 
     def _readvertise_rules_changed(self) -> None:
         self._readv_rules = [
@@ -264,6 +301,8 @@ class Instance:
             self._set_owned(("imet",), [evpn_imet_route(self.ctx)])
         for att in self.ports.values():
             self._advertise_port(att)
+        for mac in self.learned:
+            self._advertise_learned(mac)
         for static in self.statics.values():
             self.add_static(static)
         for prefix, to_rts in self._readv.items():
@@ -309,6 +348,8 @@ class Instance:
         port = self.mac_port.get(text)
         if port is not None:
             self._advertise_port(self.ports[(port, text)])
+        elif text in self.learned:
+            self._advertise_learned(text)
 
     def _best_changed(self, prefix: str, chosen: tuple[PathAttributes, ...] | None) -> None:
         """BaGPipe readvertise: a prefix imported with a ``from_rts`` RT is advertised again with

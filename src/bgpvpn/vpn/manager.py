@@ -720,6 +720,20 @@ class VpnManager:
             imported=[],
         )
 
+    def mac_learned(self, instance_id: str, port: str, mac: str, added: bool) -> bool:
+        """The data plane learned ``mac`` on local ``port`` of an E-VPN instance (``added``), or
+        forgot it (removed, aged out). With the instance's ``advertise_learned`` a MAC-only
+        type-2 route is announced / withdrawn (never for a MAC attached there). Not stored: the
+        drivers report the learned MACs again at start. True when a route changed."""
+        inst = self._instances.get(instance_id)
+        if inst is None:
+            return False
+        try:
+            mac = parse_mac(mac, "mac")
+        except VpnError:
+            return False
+        return inst.learn(port, mac, added)
+
     def desired_state(self) -> dict[str, InstanceState]:
         return {iid: inst.desired_state() for iid, inst in self._instances.items()}
 

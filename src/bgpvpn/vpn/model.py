@@ -67,6 +67,8 @@ class InstanceSpec:
     vni: int | None = None
     encapsulation: Encapsulation = Encapsulation.VXLAN
     advertise_type5: bool = False  # E-VPN: also type-5 routes for port subnets (RFC9136)
+    # E-VPN: MACs the bridge learned on a local port (not attached) are advertised as type-2
+    advertise_learned: bool = False
     local_pref: int | None = None
     description: str = ""
 

@@ -129,6 +129,8 @@ def spec(s: InstanceSpec) -> InstanceSpec:
     """The canonical form of an instance spec."""
     encap = encapsulation(s.encapsulation)
     kind = instance_type(s.instance_type)
+    if s.advertise_learned and kind != InstanceType.EVPN:
+        raise VpnError("advertise_learned", "only an E-VPN instance advertises learned MACs")
     return dataclasses.replace(
         s,
         instance_id=instance_id(s.instance_id),
@@ -139,6 +141,7 @@ def spec(s: InstanceSpec) -> InstanceSpec:
         vni=parse_vni(s.vni, "vni", max_vni(encap, kind)) if s.vni is not None else None,
         encapsulation=encap,
         advertise_type5=bool(s.advertise_type5),
+        advertise_learned=bool(s.advertise_learned),
         local_pref=u32(s.local_pref, "local_pref"),
         description=str(s.description or ""),
     )

@@ -82,6 +82,7 @@ class InstanceView:
             "vni_allocated": s.vni is None,
             "encapsulation": s.encapsulation.value,
             "advertise_type5": s.advertise_type5,
+            "advertise_learned": s.advertise_learned,
             "local_pref": s.local_pref,
             "description": s.description,
             "index": self.index,

@@ -12,11 +12,20 @@ Per EVI (index N, VNI V, local VTEP L):
   the EVI's) and, with an IP, a permanent neighbour ``IP -> MAC`` on ``bvbr-N`` that the bridge
   answers ARP / NS from (neigh_suppress);
 - E-VPN type-3 routes: one all-zero MAC entry per remote VTEP, appended (ingress replication).
+
+MAC learning (``advertise_learned``): local ports keep bridge learning on, the VXLAN port has it
+off. ``learning_socket`` is a netlink socket of the namespace subscribed to RTNLGRP_NEIGH;
+``read_learned`` turns its bridge FDB notifications into ``LearnedMac`` values: a dynamic entry
+(neither NUD_PERMANENT nor NUD_NOARP, no ``self`` / extern_learn flag) on a port of an EVI
+bridge other than its VXLAN device, for a MAC not attached there.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
+import socket
+import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,14 +33,22 @@ from typing import Any
 from bgpvpn.dataplane.linux import tags
 from bgpvpn.dataplane.linux.base import LinuxDriverBase
 from bgpvpn.dataplane.linux.netlink import (
+    AF_BRIDGE,
+    NDA_LLADDR,
     NTF_SELF,
     NUD_NOARP,
     NUD_PERMANENT,
+    RTM_DELNEIGH,
+    RTM_GETNEIGH,
+    RTM_NEWNEIGH,
+    SO_RCVBUFFORCE,
     Link,
     Netlink,
     Request,
     fdb_request,
+    in_netns,
     neigh_request,
+    parse_attrs,
 )
 from bgpvpn.dataplane.model import (
     Change,
@@ -40,6 +57,7 @@ from bgpvpn.dataplane.model import (
     InstanceCreated,
     InstanceRemoved,
     InstanceState,
+    LearnedMac,
     LocalPort,
     PortAttached,
     PortDetached,
@@ -55,6 +73,26 @@ from bgpvpn.vpn.model import InstanceType
 log = logging.getLogger(__name__)
 
 ZERO_MAC = "00:00:00:00:00:00"
+RTNLGRP_NEIGH = 3
+NDA_MASTER = 9
+NTF_EXT_LEARNED = 0x10
+
+
+def _open_learning_socket() -> socket.socket:
+    """A rtnetlink socket of the calling thread's namespace subscribed to neighbour (and so
+    bridge FDB) notifications; nonblocking."""
+    sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
+    try:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 4 << 20)
+        except OSError:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        sock.bind((0, 1 << (RTNLGRP_NEIGH - 1)))
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 @dataclass(slots=True)
@@ -111,6 +149,9 @@ class LinuxEvpnDriver(LinuxDriverBase):
     ) -> None:
         super().__init__(netns=netns, dstport=dstport, mtu=mtu, netlink=netlink)
         self._evis: dict[str, _Evi] = {}
+        self._learn_sock: socket.socket | None = None
+        self._learned: dict[tuple[str, str], str] = {}  # (instance, MAC) -> port, reported
+        self._port_names: dict[int, str] = {}  # ifindex -> name, for learned entries
 
     # ------------------------------------------------------------ Driver
 
@@ -281,7 +322,128 @@ class LinuxEvpnDriver(LinuxDriverBase):
             if remove:
                 self.reconcile({})
         finally:
+            if self._learn_sock is not None:
+                self._learn_sock.close()
+                self._learn_sock = None
             self.close_netlink()
+
+    # ------------------------------------------------------------ MAC learning
+
+    def learning_socket(self) -> socket.socket | None:
+        """The nonblocking netlink socket whose readability means ``read_learned`` has news."""
+        if self._learn_sock is None:
+            self._learn_sock = in_netns(self.nl.netns, _open_learning_socket)
+        return self._learn_sock
+
+    def read_learned(self, dump: bool = False) -> list[LearnedMac]:
+        """The MACs learned or forgotten since the last call. ``dump`` (or a notification
+        lost: ENOBUFS): the bridges' FDB is dumped and compared with what was reported."""
+        sock = self.learning_socket()
+        assert sock is not None
+        events: list[tuple[bool, bytes]] = []
+        while True:
+            try:
+                buf = sock.recv(1 << 20)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError as exc:
+                if exc.errno != errno.ENOBUFS:
+                    raise
+                dump = True
+                continue
+            if not buf:
+                break
+            off = 0
+            while off + 16 <= len(buf):
+                length, mtype, _flags, _seq, _pid = struct.unpack_from("=IHHII", buf, off)
+                if length < 16:
+                    break
+                if mtype in (RTM_NEWNEIGH, RTM_DELNEIGH):
+                    events.append((mtype == RTM_NEWNEIGH, bytes(buf[off + 16 : off + length])))
+                off += (length + 3) & ~3
+        if dump:
+            return self._learned_dump()
+        out: list[LearnedMac] = []
+        for new, body in events:
+            parsed = self._parse_fdb(body)
+            if parsed is None:
+                continue
+            key, ifindex, learned = parsed
+            reported = self._learned.get(key)
+            if new and learned:
+                port = self._port_name(ifindex)
+                if port is None or port == reported:
+                    continue
+                self._learned[key] = port
+                out.append(LearnedMac(key[0], port, key[1], True))
+            elif reported is not None:
+                if not new and self._port_names.get(ifindex, reported) != reported:
+                    continue  # an entry of the MAC's previous port
+                del self._learned[key]
+                out.append(LearnedMac(key[0], reported, key[1], False))
+        return out
+
+    def _learned_dump(self) -> list[LearnedMac]:
+        self._port_names = {}
+        body = struct.pack("=BxxxiHBB", AF_BRIDGE, 0, 0, 0, 0)
+        now: dict[tuple[str, str], str] = {}
+        for mtype, msg in self.nl.dump(RTM_GETNEIGH, body):
+            parsed = self._parse_fdb(msg) if mtype == RTM_NEWNEIGH else None
+            if parsed is None or not parsed[2]:
+                continue
+            port = self._port_name(parsed[1])
+            if port is not None:
+                now[parsed[0]] = port
+        out = [
+            LearnedMac(iid, port, mac, False)
+            for (iid, mac), port in self._learned.items()
+            if (iid, mac) not in now
+        ]
+        out.extend(
+            LearnedMac(iid, port, mac, True)
+            for (iid, mac), port in now.items()
+            if self._learned.get((iid, mac)) != port
+        )
+        self._learned = now
+        return out
+
+    def _parse_fdb(self, body: bytes) -> tuple[tuple[str, str], int, bool] | None:
+        """A bridge FDB message of one of our bridges: ((instance, MAC), port ifindex, whether
+        it is a learned entry we report); None for anything else."""
+        if len(body) < 12:
+            return None
+        family, ifindex, state, flags, _type = struct.unpack_from("=BxxxiHBB", body)
+        if family != AF_BRIDGE:
+            return None
+        attrs = parse_attrs(body[12:])
+        lladdr = attrs.get(NDA_LLADDR)
+        master = attrs.get(NDA_MASTER)
+        if lladdr is None or len(lladdr) != 6 or master is None or len(master) != 4:
+            return None
+        (br_index,) = struct.unpack("=I", master)
+        evi = next((e for e in self._evis.values() if e.br_index == br_index), None)
+        if evi is None:
+            return None
+        mac = lladdr.hex(":")
+        learned = not (
+            state & (NUD_PERMANENT | NUD_NOARP)
+            or flags & (NTF_SELF | NTF_EXT_LEARNED)
+            or ifindex == evi.vx_index
+            or lladdr[0] & 1
+            or any(mac in by_mac for by_mac in evi.ports.values())
+        )
+        return (evi.config.instance_id, mac), ifindex, learned
+
+    def _port_name(self, ifindex: int) -> str | None:
+        name = self._port_names.get(ifindex)
+        if name is None:
+            self._port_names = {ln.index: ln.name for ln in self.nl.links()}
+            name = self._port_names.get(ifindex)
+        return name
+
+    def _forget_learned(self, instance_id: str) -> None:
+        for key in [k for k in self._learned if k[0] == instance_id]:
+            del self._learned[key]
 
     # ------------------------------------------------------------ changes
 
@@ -337,6 +499,7 @@ class LinuxEvpnDriver(LinuxDriverBase):
         self._delete_link(evi.vxlan)
         self._delete_link(evi.bridge)
         self._evis.pop(evi.config.instance_id, None)
+        self._forget_learned(evi.config.instance_id)
 
     # ------------------------------------------------------------ links
 
@@ -415,6 +578,9 @@ class LinuxEvpnDriver(LinuxDriverBase):
         if link is None:
             raise ValueError(f"no interface {port.name}")
         index = link.index
+        if link.master == evi.br_index and link.brport.get("learning") == 0:
+            self.nl.ipr.brport("set", index=index, learning=1)  # local ports learn
+            link.brport["learning"] = 1
         if link.master != evi.br_index or not link.up:
             self._set_link(
                 link, master=evi.br_index, up=True, what=f"{port.name} master {evi.bridge} up"
