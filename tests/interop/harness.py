@@ -523,6 +523,50 @@ class FRR:
         data = self.json(f"show bgp neighbors {addr} json")
         return bool(data.get(addr, {}).get("bgpState") == "Established")
 
+    def kill_bgpd(self, sig: int = signal.SIGKILL) -> None:
+        """End bgpd alone (zebra keeps running): SIGKILL closes its sessions without a
+        NOTIFICATION, as a crash would; SIGTERM is a clean stop (Cease)."""
+        if sig == signal.SIGKILL:
+            self.bgpd.kill()
+        else:
+            self.bgpd.stop_signal = sig
+            self.bgpd.stop()
+        _forget(self.lab, self.bgpd)
+
+    def restart_bgpd(self, bgpd_conf: str | None = None) -> None:
+        """Start bgpd again (after ``kill_bgpd``), with a new configuration when given."""
+        if self.bgpd.alive():
+            raise LabError(f"FRR {self.tag}: bgpd still runs")
+        if bgpd_conf is not None:
+            (self.dir / "bgpd.conf").write_text(bgpd_conf)
+            run(["chown", "frr:frr", str(self.dir / "bgpd.conf")])
+        (self.dir / "bgpd.vty").unlink(missing_ok=True)  # left by a killed bgpd
+        self.bgpd = self._start_bgpd()
+
+
+def _forget(lab: Lab, proc: Proc) -> None:
+    """A process that a test ended itself is no longer the lab's to stop."""
+    if proc in lab.procs:
+        lab.procs.remove(proc)
+
+
+def frr_paths(f: FRR, cmd: str, *keys: str) -> list[dict[str, Any]]:
+    """The paths FRR shows for one route: ``cmd`` is a ``show bgp ... json`` command and
+    ``keys`` lead from its answer to the route's dict (e.g. the RD for ``show bgp ipv4 vpn rd
+    RD PREFIX json``). Empty when FRR does not have the route."""
+    try:
+        data: Any = f.json(cmd)
+    except ValueError:
+        return []
+    for k in keys:
+        if not isinstance(data, dict) or k not in data:
+            return []
+        data = data[k]
+    paths = data.get("paths") if isinstance(data, dict) else None
+    if not paths:
+        return []
+    return [p[0] if isinstance(p, list) else p for p in paths]
+
 
 # -------------------------------------------------------------------------------- BIRD
 
@@ -532,16 +576,26 @@ class Bird:
         self.lab, self.ns, self.tag = lab, ns, tag
         self.dir = lab.dir(f"bird-{tag}")
         self.ctl = self.dir / "bird.ctl"
+        self._write_conf(conf)
+        self.proc = self._start()
+
+    def _write_conf(self, conf: str) -> Path:
         cf = self.dir / "bird.conf"
         cf.write_text(conf.replace("RUNDIR", str(self.dir)))
         run(["bird", "-p", "-c", str(cf)])  # parse only
-        self.proc = lab.start(
-            f"bird-{tag}",
-            ns,
-            ["bird", "-f", "-c", str(cf), "-s", str(self.ctl), "-P", str(self.dir / "bird.pid")],
+        return cf
+
+    def _start(self, *extra: str) -> Proc:
+        cf = self.dir / "bird.conf"
+        self.proc = self.lab.start(
+            f"bird-{self.tag}",
+            self.ns,
+            ["bird", "-f", "-c", str(cf), "-s", str(self.ctl), "-P", str(self.dir / "bird.pid"),
+             *extra],
             self.dir / "bird.out",
-        )
+        )  # fmt: skip
         wait_until("bird control socket", lambda: self.ctl.exists(), 20, 0.1)
+        return self.proc
 
     def birdc(self, *args: str) -> str:
         if not self.proc.alive():
@@ -550,6 +604,48 @@ class Bird:
 
     def established(self, proto: str) -> bool:
         return "Established" in self.birdc("show", "protocols", proto)
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """SIGKILL: the sessions close without a NOTIFICATION, as in a crash; SIGTERM: a clean
+        shutdown (Cease)."""
+        if sig == signal.SIGKILL:
+            self.proc.kill()
+        else:
+            self.proc.stop_signal = sig
+            self.proc.stop()
+        _forget(self.lab, self.proc)
+
+    def restart(self, conf: str | None = None, *extra: str) -> None:
+        """Start bird again after ``kill``, with a new configuration when given; ``extra``
+        options, e.g. ``-R`` (graceful restart recovery: R and F bits in its OPENs)."""
+        if self.proc.alive():
+            raise LabError(f"bird {self.tag} still runs")
+        if conf is not None:
+            self._write_conf(conf)
+        self.ctl.unlink(missing_ok=True)  # left by a killed bird
+        self._start(*extra)
+
+    def reconfigure(self, conf: str) -> None:
+        """A new configuration, applied to the running daemon (``birdc configure``)."""
+        self._write_conf(conf)
+        out = self.birdc("configure")
+        if "Reconfigured" not in out and "Reconfiguration in progress" not in out:
+            raise LabError(f"bird {self.tag} configure: {out}")
+
+    def route(self, table: str, needle: str) -> str | None:
+        """The ``show route table T all`` block of the first route whose first line contains
+        ``needle`` (its header line and indented attribute lines), or None."""
+        out = self.birdc("show", "route", "table", table, "all")
+        lines = out.splitlines()
+        for i, line in enumerate(lines):
+            if needle in line and line[:1] not in (" ", "\t"):
+                block = [line]
+                for nxt in lines[i + 1 :]:
+                    if nxt[:1] not in (" ", "\t"):
+                        break
+                    block.append(nxt)
+                return "\n".join(block)
+        return None
 
 
 # ---------------------------------------------------------------------------- OpenBGPD
@@ -581,6 +677,55 @@ class OpenBGPD:
     def established(self, addr: str) -> bool:
         return "BGP state = Established" in self.bgpctl("show", "neighbor", addr)
 
+    def kill(self) -> None:
+        """SIGKILL to the parent and to the session engine, route decision engine (and RTR)
+        processes it forked (found by PID under the parent): sessions close without a
+        NOTIFICATION, as in a crash."""
+        pids = _descendants(self.proc.pid)
+        self.proc.kill()
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        _forget(self.lab, self.proc)
+        wait_until(
+            f"openbgpd {self.tag} processes gone",
+            lambda: not any(Path(f"/proc/{pid}").exists() and not _zombie(pid) for pid in pids),
+            10,
+            0.1,
+        )
+
+    def restart(self) -> None:
+        if self.proc.alive():
+            raise LabError(f"openbgpd {self.tag} still runs")
+        self.sock.unlink(missing_ok=True)
+        cf = self.dir / "bgpd.conf"
+        self.proc = self.lab.start(
+            f"openbgpd-{self.tag}", self.ns, [OPENBGPD, "-d", "-f", str(cf)], self.dir / "bgpd.out"
+        )
+        wait_until("openbgpd socket", lambda: self.sock.exists(), 20, 0.1)
+
+
+def _descendants(pid: int) -> list[int]:
+    """PIDs of the children of ``pid``, their children and so on (from /proc)."""
+    out: list[int] = []
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        for task in Path(f"/proc/{p}/task").glob("*"):
+            with contextlib.suppress(OSError, ValueError):
+                kids = [int(x) for x in (task / "children").read_text().split()]
+                out += kids
+                todo += kids
+    return out
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
+
 
 # ------------------------------------------------------------------------------ ExaBGP
 
@@ -594,15 +739,16 @@ for line in sys.stdin:
 class ExaBGP:
     """ExaBGP 4.2 with an API process that writes every JSON message to ``recv.jsonl``."""
 
+    recv_script = EXA_RECV
+
     def __init__(self, lab: Lab, ns: str, tag: str, conf: str, bind: str) -> None:
         self.lab, self.ns, self.tag = lab, ns, tag
         self.dir = lab.dir(f"exabgp-{tag}")
-        (self.dir / "recv.py").write_text(EXA_RECV)
+        (self.dir / "recv.py").write_text(self.recv_script)
         self.recv = self.dir / "recv.jsonl"
-        cf = self.dir / "exabgp.conf"
-        cf.write_text(conf.replace("RUNDIR", str(self.dir)).replace("PYTHON", "/usr/bin/python3"))
-        env = dict(os.environ)
-        env.update(
+        self._write_conf(conf)
+        self.env = dict(os.environ)
+        self.env.update(
             {
                 "exabgp.daemon.user": "root",
                 "exabgp.daemon.drop": "false",
@@ -612,9 +758,21 @@ class ExaBGP:
                 "exabgp.tcp.port": "179",
             }
         )
-        self.proc = lab.start(
-            f"exabgp-{tag}", ns, ["/usr/sbin/exabgp", str(cf)], self.dir / "exabgp.out", env=env
+        self.proc = self._start()
+
+    def _write_conf(self, conf: str) -> None:
+        cf = self.dir / "exabgp.conf"
+        cf.write_text(conf.replace("RUNDIR", str(self.dir)).replace("PYTHON", "/usr/bin/python3"))
+
+    def _start(self) -> Proc:
+        self.proc = self.lab.start(
+            f"exabgp-{self.tag}",
+            self.ns,
+            ["/usr/sbin/exabgp", str(self.dir / "exabgp.conf")],
+            self.dir / "exabgp.out",
+            env=self.env,
         )
+        return self.proc
 
     def messages(self) -> list[dict[str, Any]]:
         if not self.recv.exists():
@@ -624,6 +782,69 @@ class ExaBGP:
             with contextlib.suppress(ValueError):
                 out.append(json.loads(line))
         return out
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """SIGKILL: sessions close without a NOTIFICATION, as in a crash; SIGTERM: a clean
+        stop. Its API process then sees its stdin close and ends by itself."""
+        if sig == signal.SIGKILL:
+            self.proc.kill()
+        else:
+            self.proc.stop_signal = sig
+            self.proc.stop()
+        _forget(self.lab, self.proc)
+
+    def restart(self, conf: str | None = None) -> None:
+        if self.proc.alive():
+            raise LabError(f"exabgp {self.tag} still runs")
+        if conf is not None:
+            self._write_conf(conf)
+        self._start()
+
+
+EXA_CTL = """import sys, threading, time
+out = open(sys.argv[1], "a", buffering=1)
+cmds = sys.argv[2]
+
+
+def pump():
+    # every line of the file (emptied before ExaBGP starts) goes to ExaBGP as a command
+    pos = 0
+    while True:
+        try:
+            with open(cmds, "rb") as f:
+                f.seek(pos)
+                data = f.read()
+        except FileNotFoundError:
+            data = b""
+        end = data.rfind(b"\\n") + 1
+        if end:
+            pos += end
+            sys.stdout.write(data[:end].decode())
+            sys.stdout.flush()
+        time.sleep(0.05)
+
+
+threading.Thread(target=pump, daemon=True).start()
+for line in sys.stdin:
+    out.write(line)
+"""
+
+
+class ExaBGPCtl(ExaBGP):
+    """ExaBGP whose API process also passes on commands (``send``): the configuration's
+    process runs ``PYTHON RUNDIR/recv.py RUNDIR/recv.jsonl RUNDIR/commands``."""
+
+    recv_script = EXA_CTL
+
+    def _start(self) -> Proc:
+        (self.dir / "commands").unlink(missing_ok=True)  # those of a previous run were sent
+        return super()._start()
+
+    def send(self, *commands: str) -> None:
+        """ExaBGP API commands, e.g. ``announce eor ipv4 unicast``."""
+        with open(self.dir / "commands", "a") as f:
+            for c in commands:
+                f.write(c + "\n")
 
 
 # ------------------------------------------------------------------- GoBGP path reading
