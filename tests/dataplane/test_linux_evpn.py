@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import VTEP_A, VTEP_B, Lab, no_ping, pings, run
+from nslab import VTEP_A, VTEP_B, Lab, no_ping, pings, run, two_mac_port
 from pyroute2 import IPRoute  # type: ignore[import-untyped]
 
 from bgpvpn.dataplane.linux import LinuxEvpnDriver
-from bgpvpn.dataplane.linux.netlink import _link_of, netns_create, netns_exists
+from bgpvpn.dataplane.linux.netlink import _link_of, netns_exists
 from bgpvpn.dataplane.model import (
     Change,
     FloodListChanged,
@@ -324,30 +324,6 @@ def test_reconcile_rebuilds_a_deleted_instance(
         assert pings(t["vm_a"], "198.51.100.2")
     finally:
         fresh.close(remove=False)
-
-
-def two_mac_port(lab: Lab, tap: str, vms: list[tuple[str, str, str]]) -> list[str]:
-    """One host interface ``tap`` (in host A) carrying several MACs, as a tap with VMs behind
-    it: ``vms`` are (tag, MAC, address/len); the first VM's namespace holds the veth peer
-    ``eth0``, each other VM a macvlan of that ``eth0`` moved into its own namespace. Returns
-    the VM namespaces (created here, deleted by the lab)."""
-    names = [lab.ns(tag) for tag, _, _ in vms]
-    for ns in names:
-        netns_create(ns)
-    first = names[0]
-    run("ip", "-n", lab.a, "link", "add", tap, "type", "veth", "peer", "name", "eth0",
-        "netns", first)  # fmt: skip
-    for i, (ns, (_tag, mac, addr)) in enumerate(zip(names, vms, strict=True)):
-        dev = "eth0" if i == 0 else f"mv{i}"
-        if i:
-            run("ip", "-n", first, "link", "add", dev, "link", "eth0", "type", "macvlan",
-                "mode", "bridge")  # fmt: skip
-            run("ip", "-n", first, "link", "set", dev, "netns", ns)
-        run("ip", "-n", ns, "link", "set", dev, "address", mac)
-        run("ip", "-n", ns, "addr", "add", addr, "dev", dev)
-        run("ip", "-n", ns, "link", "set", dev, "up")
-        run("ip", "-n", ns, "link", "set", "lo", "up")
-    return names
 
 
 def port_fdb(ns: str, tap: str) -> set[str]:

@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from conftest import VTEP_B, Lab, pings, run
+from nslab import VTEP_B, Lab, pings, run
 from test_linux_evpn import MAC_A1, two_hosts
 
 from bgpvpn.dataplane.linux import LinuxEvpnDriver

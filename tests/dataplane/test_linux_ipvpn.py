@@ -8,9 +8,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import VTEP_A, VTEP_B, Lab, no_ping, pings, run
+from nslab import VTEP_A, VTEP_B, Lab, no_ping, pings, run, two_mac_port
 from pyroute2 import IPRoute  # type: ignore[import-untyped]
-from test_linux_evpn import two_mac_port
 
 from bgpvpn.dataplane.linux import LinuxIpvpnDriver
 from bgpvpn.dataplane.linux.netlink import netns_exists

@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from conftest import Lab, no_ping, pings
+from nslab import Lab, no_ping, pings
 from pyroute2 import IPRoute  # type: ignore[import-untyped]
 
 from bgpvpn.dataplane.linux.base import IFA_F_NODAD
