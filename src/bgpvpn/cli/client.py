@@ -3,8 +3,12 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
-from typing import Annotated, Any
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Annotated, Any, get_type_hints
 
 import typer
 from rich.console import Console
@@ -154,43 +158,6 @@ def _route_text(r: dict[str, Any]) -> str:
     return str(r.get("prefix", r))
 
 
-def _route_body(
-    prefix: str | None,
-    family: str,
-    rd: str | None,
-    label: list[int] | None,
-    vni: int | None,
-    l3_vni: int | None,
-    route_type: str | None,
-    mac: str | None,
-    ip: str | None,
-    esi: str | None,
-    ethernet_tag: int,
-    gateway: str | None,
-    originator: str | None,
-    route_target: str | None,
-) -> dict[str, Any]:
-    body: dict[str, Any] = {"family": family, "ethernet_tag": ethernet_tag}
-    for k, v in (
-        ("prefix", prefix),
-        ("rd", rd),
-        ("vni", vni),
-        ("l3_vni", l3_vni),
-        ("route_type", route_type),
-        ("mac", mac),
-        ("ip", ip),
-        ("esi", esi),
-        ("gateway", gateway),
-        ("originator", originator),
-        ("route_target", route_target),
-    ):
-        if v is not None:
-            body[k] = v
-    if label:
-        body["labels"] = label
-    return body
-
-
 PrefixArg = Annotated[str | None, typer.Argument(help="the prefix, e.g. 203.0.113.0/24")]
 FamilyOpt = Annotated[
     str, typer.Option("--family", help="ipv4, ipv6, vpnv4, vpnv6, evpn, rtc, ipv4-lu, ipv6-lu")
@@ -220,10 +187,88 @@ RtMemberOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 
+@dataclass(frozen=True, slots=True)
+class RouteOptions:
+    """The options ``announce`` and ``withdraw`` share: the route's family and NLRI fields. The
+    fields' annotations and defaults are the command-line options (``_route_command``)."""
+
+    prefix: PrefixArg = None
+    family: FamilyOpt = "ipv4"
+    rd: RdOpt = None
+    label: LabelOpt = None
+    vni: VniOpt = None
+    l3_vni: L3VniOpt = None
+    route_type: TypeOpt = None
+    mac: MacOpt = None
+    ip: IpOpt = None
+    esi: EsiOpt = None
+    ethernet_tag: TagOpt = 0
+    gateway: GwOpt = None
+    originator: OrigOpt = None
+    route_target: RtMemberOpt = None
+
+    def body(self) -> dict[str, Any]:
+        """The route's part of the API request body (fields not given are left out)."""
+        body: dict[str, Any] = {"family": self.family, "ethernet_tag": self.ethernet_tag}
+        for k, v in (
+            ("prefix", self.prefix),
+            ("rd", self.rd),
+            ("vni", self.vni),
+            ("l3_vni", self.l3_vni),
+            ("route_type", self.route_type),
+            ("mac", self.mac),
+            ("ip", self.ip),
+            ("esi", self.esi),
+            ("gateway", self.gateway),
+            ("originator", self.originator),
+            ("route_target", self.route_target),
+        ):
+            if v is not None:
+                body[k] = v
+        if self.label:
+            body["labels"] = self.label
+        return body
+
+
+def _cli_param(name: str, annotation: Any, default: Any) -> inspect.Parameter:
+    return inspect.Parameter(
+        name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=annotation, default=default
+    )
+
+
+# The command line of RouteOptions, in the order of the help: the prefix and the family before
+# the command's own options, the other fields after them, then --json.
+_ROUTE_HINTS = get_type_hints(RouteOptions, include_extras=True)
+_ROUTE_PARAMS = [_cli_param(f.name, _ROUTE_HINTS[f.name], f.default) for f in fields(RouteOptions)]
+_ROUTE_PARAMS_BEFORE, _ROUTE_PARAMS_AFTER = _ROUTE_PARAMS[:2], _ROUTE_PARAMS[2:]
+_JSON_PARAM = _cli_param("as_json", JsonOpt, False)
+
+
+def _route_command(command: Callable[..., None]) -> Callable[..., None]:
+    """A typer command from ``command(ctx, route: RouteOptions, as_json: bool, **own)``: its
+    command line is the route options (``RouteOptions``) around the command's own options, then
+    ``--json``; typer reads it from the signature built here."""
+    ctx_param, _route, _as_json, *own_params = inspect.signature(
+        command, eval_str=True
+    ).parameters.values()
+
+    @functools.wraps(command)
+    def run(ctx: typer.Context, **options: Any) -> None:
+        route = RouteOptions(**{p.name: options.pop(p.name) for p in _ROUTE_PARAMS})
+        as_json = options.pop(_JSON_PARAM.name)
+        command(ctx, route, as_json, **options)
+
+    params = [ctx_param, *_ROUTE_PARAMS_BEFORE, *own_params, *_ROUTE_PARAMS_AFTER, _JSON_PARAM]
+    run.__signature__ = inspect.Signature(params, return_annotation=None)  # type: ignore[attr-defined]
+    run.__annotations__ = {p.name: p.annotation for p in params} | {"return": None}
+    return run
+
+
+@_route_command
 def announce_command(
     ctx: typer.Context,
-    prefix: PrefixArg = None,
-    family: FamilyOpt = "ipv4",
+    route: RouteOptions,
+    as_json: bool,
     next_hop: Annotated[str, typer.Option("--next-hop", help="an address, or self")] = "self",
     local_pref: Annotated[int | None, typer.Option("--local-pref")] = None,
     med: Annotated[int | None, typer.Option("--med")] = None,
@@ -245,37 +290,9 @@ def announce_command(
     lease: Annotated[
         float | None, typer.Option("--lease", help="seconds; withdrawn unless renewed")
     ] = None,
-    rd: RdOpt = None,
-    label: LabelOpt = None,
-    vni: VniOpt = None,
-    l3_vni: L3VniOpt = None,
-    route_type: TypeOpt = None,
-    mac: MacOpt = None,
-    ip: IpOpt = None,
-    esi: EsiOpt = None,
-    ethernet_tag: TagOpt = 0,
-    gateway: GwOpt = None,
-    originator: OrigOpt = None,
-    route_target: RtMemberOpt = None,
-    as_json: JsonOpt = False,
 ) -> None:
     """Announce a route with its attributes."""
-    body = _route_body(
-        prefix,
-        family,
-        rd,
-        label,
-        vni,
-        l3_vni,
-        route_type,
-        mac,
-        ip,
-        esi,
-        ethernet_tag,
-        gateway,
-        originator,
-        route_target,
-    )
+    body = route.body()
     body.update(
         next_hop=next_hop,
         origin=origin,
@@ -292,47 +309,16 @@ def announce_command(
     _print_change(result, as_json)
 
 
-def withdraw_command(
-    ctx: typer.Context,
-    prefix: PrefixArg = None,
-    family: FamilyOpt = "ipv4",
-    rd: RdOpt = None,
-    label: LabelOpt = None,
-    vni: VniOpt = None,
-    l3_vni: L3VniOpt = None,
-    route_type: TypeOpt = None,
-    mac: MacOpt = None,
-    ip: IpOpt = None,
-    esi: EsiOpt = None,
-    ethernet_tag: TagOpt = 0,
-    gateway: GwOpt = None,
-    originator: OrigOpt = None,
-    route_target: RtMemberOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
+@_route_command
+def withdraw_command(ctx: typer.Context, route: RouteOptions, as_json: bool) -> None:
     """Withdraw a route announced through the API."""
-    body = _route_body(
-        prefix,
-        family,
-        rd,
-        label,
-        vni,
-        l3_vni,
-        route_type,
-        mac,
-        ip,
-        esi,
-        ethernet_tag,
-        gateway,
-        originator,
-        route_target,
-    )
-    if family in ("vpnv4", "vpnv6", "ipv4-lu", "ipv6-lu") and not label:
+    body = route.body()
+    if route.family in ("vpnv4", "vpnv6", "ipv4-lu", "ipv6-lu") and not route.label:
         body["labels"] = [0]  # the label is not part of the route's identity
     if (
-        family == "evpn"
-        and vni is None
-        and (route_type or "") not in ("3", "4", "inclusive-multicast", "ethernet-segment")
+        route.family == "evpn"
+        and route.vni is None
+        and (route.route_type or "") not in ("3", "4", "inclusive-multicast", "ethernet-segment")
     ):
         body["vni"] = 0
     result = _request(ctx, "POST", "/v1/routes/withdraw", body)
