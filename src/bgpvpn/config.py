@@ -119,6 +119,9 @@ class BgpConfig(_Strict):
     graceful_restart: Annotated[int, Field(ge=0, le=4095)] = 120
     multipath: bool = False
     default_local_pref: Annotated[int, Field(ge=0, le=0xFFFFFFFF)] = 100
+    # seconds the speaker waits after a change before sending UPDATEs, so that the changes of
+    # a burst (API calls, received UPDATEs) go out together (FRR's coalesce-time); 0: at once
+    coalesce_time: Annotated[float, Field(ge=0, le=10)] = 0.002
     peers: tuple[PeerConfig, ...] = ()
 
     @field_validator("router_id")

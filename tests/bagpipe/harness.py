@@ -14,9 +14,7 @@ from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 
-from bgpvpn.api.bagpipe import bagpipe_router
-from bgpvpn.api.lookingglass import looking_glass_router
-from bgpvpn.api.vpn import vpn_router
+from bgpvpn.api.app import BgpvpnApi, include_vpn_api
 from bgpvpn.config import parse_config
 from bgpvpn.dataplane.dummy import DummyDriver
 from bgpvpn.runtime.speaker import Speaker
@@ -81,11 +79,11 @@ def make_ctx() -> Ctx:
     return Ctx(speaker, vpn, speaker.boot_id, logs, driver)
 
 
-def make_app(ctx: Ctx) -> FastAPI:
-    app = FastAPI()
-    app.include_router(vpn_router(ctx))
-    app.include_router(bagpipe_router(ctx))
-    app.include_router(looking_glass_router(ctx))
+def make_app(ctx: Ctx, fast_path: bool = True) -> FastAPI:
+    """The daemon's routers over ``ctx``; ``fast_path``: the hot endpoints answered as the
+    daemon answers them (``api.fastpath``), else all by FastAPI."""
+    app = BgpvpnApi()
+    include_vpn_api(app, ctx, ctx.changed, fast_path)
     return app
 
 

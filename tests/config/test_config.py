@@ -79,6 +79,15 @@ def test_defaults() -> None:
     assert (cfg.api.listen, cfg.api.port) == ("127.0.0.1", 8082)
 
 
+def test_coalesce_time() -> None:
+    base = {"asn": 65000, "router_id": "192.0.2.9"}
+    assert parse_config({"bgp": base}).bgp.coalesce_time == 0.002
+    assert parse_config({"bgp": {**base, "coalesce_time": 0}}).bgp.coalesce_time == 0
+    with pytest.raises(ConfigError) as e:
+        parse_config({"bgp": {**base, "coalesce_time": -1}})
+    assert e.value.problems[0][0] == "bgp.coalesce_time"
+
+
 def test_listen_empty_disables_listening() -> None:
     cfg = parse_config({"bgp": {"asn": 65000, "router_id": "192.0.2.9", "listen": ""}})
     assert cfg.bgp.listen == ""

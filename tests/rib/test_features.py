@@ -102,6 +102,39 @@ def test_local_memberships_advertised() -> None:
     assert withdrawn(drain(rib, dst)) == {membership_key(LOCAL_ASN, rt(5))}
 
 
+def test_local_memberships_by_difference() -> None:
+    rib = new_rib()
+    dst = peer(2)
+    rib.peer_up(dst, VPN_RTC)
+    drain(rib, dst)
+    rib.change_local_memberships(added=[rt(5), rt(6)])
+    got = announced(drain(rib, dst))
+    assert set(got) == {membership_key(LOCAL_ASN, rt(5)), membership_key(LOCAL_ASN, rt(6))}
+    rib.change_local_memberships(added=[rt(7)], removed=[rt(5), rt(8)])  # rt(8): never had
+    out = drain(rib, dst)
+    assert set(announced(out)) == {membership_key(LOCAL_ASN, rt(7))}
+    assert withdrawn(out) == {membership_key(LOCAL_ASN, rt(5))}
+    rib.set_local_memberships([rt(6), rt(7)])  # the same set: nothing to send
+    assert drain(rib, dst) == []
+
+
+def test_replay_of_a_route_target_no_route_carried() -> None:
+    """A subscription to a route target no route ever carried replays nothing (and skips the
+    table scan); one a route carries, even after a withdrawal and a new route, replays it."""
+    rib = new_rib()
+    src = peer(1, 65001)
+    rib.peer_up(src, frozenset({VPNV4}))
+    send(rib, src, [vpn_key(1), vpn_key(2)], vpn_attrs(rt(1)), VPNV4, [LABEL, LABEL])  # type: ignore[arg-type]
+    send(rib, src, [vpn_key(3)], vpn_attrs(rt(2), rt(3)), VPNV4, [LABEL])  # type: ignore[arg-type]
+    for want, keys in ((rt(9), set()), (rt(1), {vpn_key(1), vpn_key(2)}), (rt(3), {vpn_key(3)})):
+        seen: list[RouteChange] = []
+        rib.subscribe(VPNV4, want, seen.append)
+        assert {c.key for c in seen} == keys
+        raw: list[tuple[object, ...]] = []
+        rib.subscribe_raw(VPNV4, want, lambda *a, out=raw: out.append(a))  # type: ignore[misc]
+        assert {r[1] for r in raw} == keys
+
+
 def test_subscribe_by_route_target() -> None:
     rib = new_rib()
     src = peer(1, 65001)

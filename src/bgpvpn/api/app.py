@@ -8,9 +8,10 @@ and the reason, and changes nothing.
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 from fastapi import FastAPI, Query, Request
@@ -18,11 +19,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from bgpvpn import __version__
-from bgpvpn.api.bagpipe import bagpipe_router
+from bgpvpn.api.bagpipe import BagpipeOps, bagpipe_fast_routes, bagpipe_router
 from bgpvpn.api.context import ApiContext
+from bgpvpn.api.fastpath import FastRoutes
 from bgpvpn.api.lookingglass import looking_glass_router
 from bgpvpn.api.routespec import RouteSpec, RouteSpecError, build_route
-from bgpvpn.api.vpn import vpn_router
+from bgpvpn.api.vpn import RouterContext, VpnOps, vpn_fast_routes, vpn_router
 from bgpvpn.rib import LOCAL_PEER, RouteEntry
 from bgpvpn.runtime.speaker import Speaker
 from bgpvpn.wire.communities import community_from_text, route_target_from_text
@@ -82,19 +84,48 @@ class _AfterChange:
                 self.ctx.changed()
 
 
-def create_app(speaker: Speaker, ctx: ApiContext | None = None) -> FastAPI:
+class BgpvpnApi(FastAPI):
+    """FastAPI with a fast path in front (``api.fastpath``) for the hot endpoints."""
+
+    fast: FastRoutes | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self.fast is not None:
+            await self.fast(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+
+def include_vpn_api(
+    app: BgpvpnApi, ctx: RouterContext, changed: Callable[[], None], fast_path: bool = True
+) -> None:
+    """The VPN instance, BaGPipe and looking-glass routers; with ``fast_path`` the hot
+    endpoints are answered before FastAPI's machinery (same handlers, same answers), then
+    ``changed()`` is called."""
+    vpn_ops, bagpipe_ops = VpnOps(ctx), BagpipeOps(ctx)
+    app.include_router(vpn_router(ctx, vpn_ops))
+    app.include_router(bagpipe_router(ctx, bagpipe_ops))
+    app.include_router(looking_glass_router(ctx))
+    if fast_path:
+        app.fast = FastRoutes(
+            functools.partial(FastAPI.__call__, app),
+            {**vpn_fast_routes(ctx, vpn_ops), **bagpipe_fast_routes(ctx, bagpipe_ops)},
+            changed,
+        )
+
+
+def create_app(speaker: Speaker, ctx: ApiContext | None = None, fast_path: bool = True) -> FastAPI:
     """The API of ``speaker``; with ``ctx`` (the daemon) also the VPN instances, the
-    BaGPipe-compatible surface, the looking glass, and announced routes kept in the store."""
-    app = FastAPI(
+    BaGPipe-compatible surface, the looking glass, and announced routes kept in the store.
+    ``fast_path=False`` leaves every request to FastAPI (the fast path's tests compare)."""
+    app = BgpvpnApi(
         title="bgpvpn",
         version=__version__,
         description="BGP VPN speaker: peers, RIB, route announcement, VPN instances.",
     )
     store = ctx.store if ctx is not None else None
     if ctx is not None:
-        app.include_router(vpn_router(ctx))
-        app.include_router(bagpipe_router(ctx))
-        app.include_router(looking_glass_router(ctx))
+        include_vpn_api(app, ctx, ctx.changed, fast_path)
         app.add_middleware(_AfterChange, ctx=ctx)
 
     @app.exception_handler(ApiError)

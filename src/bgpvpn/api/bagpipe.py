@@ -35,6 +35,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from bgpvpn.api.fastpath import FastAnswer, FastHandler, parse_json
 from bgpvpn.api.vpn import RouterContext
 from bgpvpn.vpn.model import (
     Encapsulation,
@@ -285,12 +286,12 @@ def parse_detach(params: Any) -> BagpipeDetach:
 # ---------------------------------------------------------------- the router
 
 
-def bagpipe_error(status: int, field: str, reason: str) -> JSONResponse:
+def bagpipe_error(status: int, field: str, reason: str) -> FastAnswer:
     titles = {400: "Bad Request", 404: "Not Found", 500: "Internal Server Error"}
     title = titles.get(status, "Error")
-    return JSONResponse(
-        status_code=status,
-        content={
+    return FastAnswer(
+        status,
+        {
             "code": f"{status} {title}",
             "title": title,
             "message": f"API error: {field}: {reason}" if status == 400 else reason,
@@ -310,32 +311,51 @@ def change_json(result: Any) -> dict[str, Any]:
     }
 
 
-def bagpipe_router(ctx: RouterContext) -> APIRouter:
-    router = APIRouter(tags=["BaGPipe-compatible"])
-    vpn = ctx.vpn
+class BagpipeOps:
+    """``attach_localport`` and ``detach_localport`` on a raw body: shared by the FastAPI
+    routes and the fast path (``fastpath``)."""
 
-    async def body_of(request: Request) -> Any:
-        try:
-            return await request.json()
-        except ValueError:
-            raise VpnError("body", "No local port details received") from None
+    def __init__(self, ctx: RouterContext) -> None:
+        self.vpn = ctx.vpn
 
-    async def run(request: Request, what: str, fn: Callable[[Any], Any]) -> Any:
+    def run(self, what: str, body: bytes, fn: Callable[[Any], Any]) -> FastAnswer:
         try:
-            params = await body_of(request)
+            ok, params = parse_json(body)
+            if not ok:
+                raise VpnError("body", "No local port details received")
             log.info("%s received: %s", what, params)
-            return change_json(fn(params))
+            return FastAnswer(200, change_json(fn(params)))
         except VpnError as e:
             log.warning("%s: API error: %s: %s", what, e.field, e.reason)
             return bagpipe_error(400, bagpipe_field(e.field), e.reason)
 
-    def attach(params: Any) -> Any:
+    def attach_params(self, params: Any) -> Any:
         parsed = parse_attach(params)
-        return vpn.attach(parsed.attachment, parsed.instance)
+        return self.vpn.attach(parsed.attachment, parsed.instance)
 
-    def detach(params: Any) -> Any:
-        d = parse_detach(params)
-        return detach_endpoint(vpn, d)
+    def detach_params(self, params: Any) -> Any:
+        return detach_endpoint(self.vpn, parse_detach(params))
+
+    def attach(self, body: bytes) -> FastAnswer:
+        return self.run("attach_localport", body, self.attach_params)
+
+    def detach(self, body: bytes) -> FastAnswer:
+        return self.run("detach_localport", body, self.detach_params)
+
+
+def bagpipe_fast_routes(
+    ctx: RouterContext, ops: BagpipeOps | None = None
+) -> dict[str, FastHandler]:
+    ops = ops or BagpipeOps(ctx)
+    return {"/attach_localport": ops.attach, "/detach_localport": ops.detach}
+
+
+def bagpipe_router(ctx: RouterContext, ops: BagpipeOps | None = None) -> APIRouter:
+    router = APIRouter(tags=["BaGPipe-compatible"])
+    ops = ops or BagpipeOps(ctx)
+
+    def respond(got: FastAnswer) -> JSONResponse:
+        return JSONResponse(status_code=got.status, content=got.content)
 
     @router.get("/ping", summary="The daemon's boot id (changes when it restarts)")
     async def ping() -> str:
@@ -354,14 +374,14 @@ def bagpipe_router(ctx: RouterContext) -> APIRouter:
         summary="Attach a port to a VPN instance (bagpipe-bgp's attach_localport)",
     )
     async def attach_localport(request: Request) -> Any:
-        return await run(request, "attach_localport", attach)
+        return respond(ops.attach(await request.body()))
 
     @router.post(
         "/detach_localport",
         summary="Detach a port from a VPN instance (bagpipe-bgp's detach_localport)",
     )
     async def detach_localport(request: Request) -> Any:
-        return await run(request, "detach_localport", detach)
+        return respond(ops.detach(await request.body()))
 
     return router
 

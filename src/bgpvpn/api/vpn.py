@@ -27,12 +27,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Annotated, Any, Literal, Protocol
+from typing import Annotated, Any, Literal, Protocol, TypeVar
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bgpvpn.api.fastpath import FastAnswer, FastHandler, parse_json
 from bgpvpn.runtime.speaker import Speaker
 from bgpvpn.vpn.manager import VpnManager
 from bgpvpn.vpn.model import (
@@ -73,6 +74,9 @@ class RouterContext(Protocol):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+_M = TypeVar("_M", bound=BaseModel)
 
 
 class ReadvertiseModel(_Strict):
@@ -239,21 +243,17 @@ def change_json(result: Any, **more: Any) -> dict[str, Any]:
     return out
 
 
-def vpn_router(ctx: RouterContext) -> APIRouter:
-    router = APIRouter(prefix="/v1", tags=["VPN instances"])
-    vpn = ctx.vpn
+class VpnOps:
+    """What the endpoints do, shared by the FastAPI routes and the fast path (``fastpath``)."""
 
-    def guarded(fn: Callable[[], Any]) -> Any:
-        try:
-            return fn()
-        except VpnError as e:
-            return error_response(e)
+    def __init__(self, ctx: RouterContext) -> None:
+        self.vpn = ctx.vpn
 
-    def dataplane_states() -> dict[str, tuple[str, Any]]:
+    def dataplane_states(self) -> dict[str, tuple[str, Any]]:
         """instance id -> (driver name, what the driver says it programmed)."""
         out: dict[str, tuple[str, Any]] = {}
         seen: set[int] = set()
-        for driver in vpn.drivers.values():
+        for driver in self.vpn.drivers.values():
             if id(driver) in seen:
                 continue
             seen.add(id(driver))
@@ -263,38 +263,93 @@ def vpn_router(ctx: RouterContext) -> APIRouter:
                 out[iid] = (driver.name, st)
         return out
 
-    def instance_json(view: Any, states: dict[str, tuple[str, Any]] | None = None) -> Any:
+    def instance_json(
+        self, view: Any, states: dict[str, tuple[str, Any]] | None = None
+    ) -> dict[str, Any]:
         out = view_json(view)
         if states is None:
-            states = dataplane_states()
+            states = self.dataplane_states()
         kind = InstanceType(out["instance_type"])
-        name, programmed = states.get(out["instance_id"], (vpn.drivers[kind].name, None))
+        name, programmed = states.get(out["instance_id"], (self.vpn.drivers[kind].name, None))
         out["dataplane"] = {"driver": name, "programmed": programmed}
         return out
 
-    def instance_type_for(instance_id: str, given: str | None) -> InstanceType:
+    def instance_type_for(self, instance_id: str, given: str | None) -> InstanceType:
         if given is not None:
             return InstanceType(given)
-        try:
-            return InstanceType(vpn.instance(instance_id).to_json()["instance_type"])
-        except VpnError:
+        kind = self.vpn.instance_type(instance_id)
+        if kind is None:
             raise VpnError(
                 "instance_type",
                 f"required: instance {instance_id!r} does not exist and is created by this attach",
-            ) from None
+            )
+        return kind
 
-    def do_attach(instance_id: str, req: PortRequest) -> dict[str, Any]:
-        itype = instance_type_for(instance_id, req.instance_type)
-        result = vpn.attach(req.attachment(instance_id, itype), req.instance(instance_id, itype))
+    def attach(self, instance_id: str, req: PortRequest) -> dict[str, Any]:
+        itype = self.instance_type_for(instance_id, req.instance_type)
+        result = self.vpn.attach(
+            req.attachment(instance_id, itype), req.instance(instance_id, itype)
+        )
         # the instance without its lists: an answer's size must not grow with the instance
-        summary = vpn.instance_summary(instance_id).to_json()
+        summary = self.vpn.instance_summary(instance_id).to_json()
         for big in ("ports", "static_routes", "advertised_routes", "imported_routes"):
             summary.pop(big, None)
         return change_json(result, instance=summary)
 
+    def detach(self, req: DetachRequest) -> dict[str, Any]:
+        return change_json(self.vpn.detach(req.instance_id, req.port, req.mac))
+
+
+def answer(fn: Callable[[], Any]) -> FastAnswer:
+    """``fn()``'s JSON with 200, or the refusal it raised (``VpnError``) as 4xx."""
+    try:
+        return FastAnswer(200, fn())
+    except VpnError as e:
+        return FastAnswer(e.status, {"error": {"field": e.field, "reason": e.reason}})
+
+
+def _validated(model: type[_M], body: bytes) -> _M | None:
+    ok, data = parse_json(body)
+    if not ok:
+        return None
+    try:
+        return model.model_validate(data)
+    except ValidationError:
+        return None
+
+
+def vpn_fast_routes(ctx: RouterContext, ops: VpnOps | None = None) -> dict[str, FastHandler]:
+    """``POST /v1/attach`` and ``/v1/detach`` for ``FastRoutes``: a body FastAPI would refuse
+    (422) is left to FastAPI."""
+    ops = ops or VpnOps(ctx)
+
+    def attach(body: bytes) -> FastAnswer | None:
+        req = _validated(AttachRequest, body)
+        return None if req is None else answer(lambda: ops.attach(req.instance_id, req))
+
+    def detach(body: bytes) -> FastAnswer | None:
+        req = _validated(DetachRequest, body)
+        return None if req is None else answer(lambda: ops.detach(req))
+
+    return {"/v1/attach": attach, "/v1/detach": detach}
+
+
+def vpn_router(ctx: RouterContext, ops: VpnOps | None = None) -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["VPN instances"])
+    vpn = ctx.vpn
+    ops = ops or VpnOps(ctx)
+    instance_json = ops.instance_json
+    instance_type_for = ops.instance_type_for
+
+    def guarded(fn: Callable[[], Any]) -> Any:
+        got = answer(fn)
+        if got.status == 200:
+            return got.content
+        return JSONResponse(status_code=got.status, content=got.content)
+
     @router.get("/instances", summary="VPN instances with their ports, routes and data plane")
     async def list_instances() -> Any:
-        states = dataplane_states()
+        states = ops.dataplane_states()
         return [instance_json(v, states) for v in vpn.instances()]
 
     @router.post("/instances", summary="Create a VPN instance")
@@ -337,7 +392,7 @@ def vpn_router(ctx: RouterContext) -> APIRouter:
 
     @router.post("/instances/{instance_id}/ports", summary="Attach a port to an instance")
     async def attach_port(instance_id: str, req: PortRequest) -> Any:
-        return guarded(lambda: do_attach(instance_id, req))
+        return guarded(lambda: ops.attach(instance_id, req))
 
     @router.delete("/instances/{instance_id}/ports/{port}", summary="Detach a port")
     async def detach_port(instance_id: str, port: str, mac: str | None = Query(None)) -> Any:
@@ -345,11 +400,11 @@ def vpn_router(ctx: RouterContext) -> APIRouter:
 
     @router.post("/attach", summary="Attach a port (the instance is created if needed)")
     async def attach(req: AttachRequest) -> Any:
-        return guarded(lambda: do_attach(req.instance_id, req))
+        return guarded(lambda: ops.attach(req.instance_id, req))
 
     @router.post("/detach", summary="Detach a port (the last port removes the instance)")
     async def detach(req: DetachRequest) -> Any:
-        return guarded(lambda: change_json(vpn.detach(req.instance_id, req.port, req.mac)))
+        return guarded(lambda: ops.detach(req))
 
     @router.post(
         "/attachments/bulk",

@@ -76,6 +76,8 @@ async def run_daemon(service: Service, log_level: str = "info") -> None:
             port=cfg.api.port,
             log_level="warning" if log_level == "info" else log_level,
             lifespan="off",
+            access_log=False,
+            proxy_headers=False,
         )
     )
     stop = asyncio.Event()

@@ -274,7 +274,17 @@ class _AdjOut:
 
 
 class _LocRib:
-    __slots__ = ("base", "best", "log", "readers", "sources", "subs", "wide")
+    __slots__ = (
+        "base",
+        "best",
+        "last_attrs",
+        "log",
+        "readers",
+        "rts_seen",
+        "sources",
+        "subs",
+        "wide",
+    )
 
     def __init__(self, wide: bool) -> None:
         self.wide = wide
@@ -284,6 +294,18 @@ class _LocRib:
         self.base = 0
         self.readers: list[_AdjOut] = []
         self.subs: dict[bytes | None, list[Subscription]] = {}
+        # every route target a route of this family has carried (only grows): a subscription
+        # to one never seen has nothing to replay, so it skips the scan of the table. Kept per
+        # block of routes (an UPDATE's routes share one attribute set), not per route.
+        self.rts_seen: set[bytes] = set()
+        self.last_attrs: PathAttributes | None = None
+
+    def saw(self, rts: tuple[bytes, ...]) -> None:
+        self.rts_seen.update(rts)
+
+    def may_hold(self, route_target: bytes | None) -> bool:
+        """Whether a best path may carry ``route_target`` (None: any route)."""
+        return route_target is None or route_target in self.rts_seen
 
     def best_of(self, key: bytes) -> _AdjIn | None:
         return self.best[_octet(key, self.wide)].get(key)
@@ -627,6 +649,9 @@ class Rib:
         attrs: PathAttributes,
     ) -> None:
         loc = self._locrib(family)
+        if loc.last_attrs is not attrs:
+            loc.last_attrs = attrs
+            loc.saw(self._route_targets(attrs))
         bests = loc.best
         attr_shards = adj.attrs
         data_shards = adj.data
@@ -909,7 +934,7 @@ class Rib:
         sub = Subscription(family, route_target, callback)
         loc = self._locrib(family)
         loc.subs.setdefault(route_target, []).append(sub)
-        if replay:
+        if replay and loc.may_hold(route_target):
             for key, adj in loc.best_items():
                 attrs = adj.attrs_of(key)
                 if route_target is None or route_target in self._route_targets(attrs):
@@ -940,7 +965,7 @@ class Rib:
         sub = Subscription(family, route_target, _no_callback, callback)
         loc = self._locrib(family)
         loc.subs.setdefault(route_target, []).append(sub)
-        if replay:
+        if replay and loc.may_hold(route_target):
             added = ChangeKind.ADDED
             for key, adj in loc.best_items():
                 attrs = adj.attrs_of(key)
@@ -1159,6 +1184,21 @@ class Rib:
         for rt in wanted - self._local_rts:
             self.announce(RTC, membership_key(self.local_asn, rt), None, self._rtc_attrs, 0.0)
         self._local_rts = wanted
+
+    def change_local_memberships(
+        self, added: Iterable[bytes] = (), removed: Iterable[bytes] = ()
+    ) -> None:
+        """``set_local_memberships`` by difference: advertise the membership routes of
+        ``added``, withdraw those of ``removed``; the cost is what changed, not the whole set."""
+        local = self._local_rts
+        for rt in removed:
+            if rt in local:
+                local.discard(rt)
+                self.withdraw(RTC, membership_key(self.local_asn, rt))
+        for rt in added:
+            if rt not in local:
+                local.add(rt)
+                self.announce(RTC, membership_key(self.local_asn, rt), None, self._rtc_attrs, 0.0)
 
     def memberships(self, peer_id: PeerId) -> Memberships | None:
         """The RT memberships a peer advertised (None: it did not negotiate RTC)."""

@@ -278,8 +278,11 @@ class Speaker:
 
     async def _drain_loop(self) -> None:
         """Send every peer what its Adj-RIB-Out has pending, a slice at a time."""
+        coalesce = self.config.bgp.coalesce_time
         while True:
             await self._wake.wait()
+            if coalesce:  # what changes meanwhile goes out in the same UPDATEs
+                await asyncio.sleep(coalesce)
             self._wake.clear()
             while True:
                 progress = False

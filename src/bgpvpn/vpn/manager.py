@@ -271,7 +271,8 @@ class VpnManager:
         """RT constraint: this host asks for the union of its instances' import RTs (never the
         export RTs). Counted per RT, so that a call costs only what it changed."""
         refs = self._rt_refs
-        changed = False
+        added: list[bytes] = []
+        removed: list[bytes] = []
         for iid in self._rt_dirty:
             inst = self._instances.get(iid)
             old = self._rt_seen.pop(iid, frozenset())
@@ -282,14 +283,17 @@ class VpnManager:
                 refs[rt] -= 1
                 if not refs[rt]:
                     del refs[rt]
-                    changed = True
+                    removed.append(rt)
             for rt in new - old:
                 n = refs.get(rt, 0)
                 refs[rt] = n + 1
-                changed |= n == 0
+                if n == 0:
+                    added.append(rt)
         self._rt_dirty.clear()
-        if changed:
-            self.rib.set_local_memberships(refs)
+        if added or removed:
+            # an RT dropped by one instance and taken by another in the same call stays
+            gone = set(removed) - set(added)
+            self.rib.change_local_memberships(added, [rt for rt in removed if rt in gone])
 
     def _get(self, instance_id: str) -> Instance:
         inst = self._instances.get(instance_id) if isinstance(instance_id, str) else None
@@ -704,6 +708,11 @@ class VpnManager:
 
     def instance(self, instance_id: str) -> InstanceView:
         return self._view(self._get(instance_id))
+
+    def instance_type(self, instance_id: str) -> InstanceType | None:
+        """The kind of an existing instance; None when there is none of that id."""
+        inst = self._instances.get(instance_id)
+        return inst.spec.instance_type if inst is not None else None
 
     def instance_summary(self, instance_id: str) -> InstanceView:
         """The instance without its port, route and static-route lists (cheap whatever its
