@@ -26,12 +26,12 @@ import errno
 import logging
 import socket
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from bgpvpn.dataplane.linux import tags
-from bgpvpn.dataplane.linux.base import LinuxDriverBase
+from bgpvpn.dataplane.linux.base import FdbKey, LinuxDriverBase, NeighKey
 from bgpvpn.dataplane.linux.netlink import (
     AF_BRIDGE,
     NDA_LLADDR,
@@ -54,8 +54,6 @@ from bgpvpn.dataplane.model import (
     Change,
     FloodListChanged,
     InstanceConfig,
-    InstanceCreated,
-    InstanceRemoved,
     InstanceState,
     LearnedMac,
     LocalPort,
@@ -130,7 +128,7 @@ def _vxlan_name(index: int) -> str:
     return f"{tags.EVPN_VXLAN_PREFIX}{tags.check_index(index)}"
 
 
-class LinuxEvpnDriver(LinuxDriverBase):
+class LinuxEvpnDriver(LinuxDriverBase[_Evi]):
     """The E-VPN driver. ``netns``: the namespace to program (None: the daemon's own);
     ``dstport``: the VXLAN UDP port; ``mtu``: of the VXLAN devices and netns ports (None: the
     VTEP interface's MTU minus 50/70); ``netlink``: share a connection with another driver.
@@ -138,6 +136,8 @@ class LinuxEvpnDriver(LinuxDriverBase):
 
     name = "linux-evpn"
     kind_tag = "evpn"
+    instance_type = InstanceType.EVPN
+    foreign_changes = (RemoteRouteSet, RemoteRouteRemoved)  # type-5 routes: the IP VPN side
 
     def __init__(
         self,
@@ -148,83 +148,30 @@ class LinuxEvpnDriver(LinuxDriverBase):
         netlink: Netlink | None = None,
     ) -> None:
         super().__init__(netns=netns, dstport=dstport, mtu=mtu, netlink=netlink)
-        self._evis: dict[str, _Evi] = {}
         self._learn_sock: socket.socket | None = None
         self._learned: dict[tuple[str, str], str] = {}  # (instance, MAC) -> port, reported
         self._port_names: dict[int, str] = {}  # ifindex -> name, for learned entries
 
     # ------------------------------------------------------------ Driver
 
-    def apply(self, changes: Sequence[Change]) -> None:
-        self._forget_link()
-        try:
-            for change in changes:
-                try:
-                    self._apply_one(change)
-                except Exception as exc:  # one bad entry never stops the batch
-                    self._error(f"{type(change).__name__}: {exc}")
-            self._flush()
-        finally:
-            self._forget_link()
-
-    def reconcile(self, desired: Mapping[str, InstanceState]) -> ReconcileReport:
-        self._flush()
-        self._forget_link()
-        try:
-            return self._reconcile(desired)
-        finally:
-            self._forget_link()
-
     def _reconcile(self, desired: Mapping[str, InstanceState]) -> ReconcileReport:
         report = ReconcileReport()
-        want: dict[str, InstanceState] = {}
-        vnis: dict[int, str] = {}
-        for iid, st in desired.items():
-            if st.config.instance_type != InstanceType.EVPN:
-                continue
-            if st.config.vni in vnis:
-                self._error(f"{iid}: VNI {st.config.vni} already used by {vnis[st.config.vni]}")
-                continue
-            vnis[st.config.vni] = iid
-            want[iid] = st
-        wanted_links = {n for st in want.values() for n in self._names(st.config)}
-        wanted_ports = {p.name for st in want.values() for p in st.ports}
-
-        links = self.nl.links()
+        want = self._wanted(desired)
         # 1. links of ours nobody wants (VXLAN before bridge), and stale netns ports
-        ours = [ln for ln in links if self._is_ours(ln) and ln.name not in wanted_links]
-        for link in sorted(ours, key=lambda ln: ln.kind != "vxlan"):
-            self.nl.ipr.link("del", index=link.index)
-            report.removed.setdefault("link", []).append(f"{link.name} ({link.kind})")
-        for link in self._stale_netns_ports(links, wanted_ports):
-            self._remove_stale_port(link, report, "evpn")
-        self._forget_link()
+        self._remove_stale_links(want, {p.name for st in want.values() for p in st.ports}, report)
 
-        # 2. the instances and their ports
-        self._evis = {}
-        for iid, st in want.items():
-            evi = _Evi(st.config)
-            try:
-                self._ensure_evi(evi, report)
-            except Exception as exc:
-                self._error(f"{iid}: {exc}")
-                continue
-            self._evis[iid] = evi
-            for port in st.ports:
-                try:
-                    self._ensure_port(evi, port, report)
-                except Exception as exc:
-                    self._error(f"{iid} port {port.name}: {exc}")
-            for entry in st.remote_macs:
+        # 2. the instances and their ports, then the remote MACs and flood lists they want
+        self._rebuild_instances(want, report)  # flushed: the ports' enslaving
+        for iid, evi in self._instances.items():
+            for entry in want[iid].remote_macs:
                 evi.macs.setdefault(entry.mac, {})[entry.ip] = entry
                 evi.fdb_vtep[entry.mac] = entry.vtep
-            evi.flood = frozenset(st.flood)
-        self._flush()  # the ports' enslaving
+            evi.flood = frozenset(want[iid].flood)
 
         # 3. ports enslaved to our bridges that are not desired there
         links = self.nl.links()
         names = {ln.index: ln.name for ln in links}
-        bridges = {evi.br_index: evi for evi in self._evis.values()}
+        bridges = {evi.br_index: evi for evi in self._instances.values()}
         for link in links:
             evi_of = bridges.get(link.master)
             if evi_of is None or link.index == evi_of.vx_index or evi_of.ports.get(link.name):
@@ -233,10 +180,10 @@ class LinuxEvpnDriver(LinuxDriverBase):
             report.removed.setdefault("port", []).append(f"{link.name} from {evi_of.bridge}")
 
         # 4. FDB and neighbour entries: exactly the desired ones
-        want_fdb: dict[tuple[int, str, str | None], Request] = {}
-        want_neigh: dict[tuple[int, str], Request] = {}
+        want_fdb: dict[FdbKey, Request] = {}
+        want_neigh: dict[NeighKey, Request] = {}
         index_of = {ln.name: ln.index for ln in links}
-        for evi in self._evis.values():
+        for evi in self._instances.values():
             for mac, by_ip in evi.macs.items():
                 entry = next(reversed(by_ip.values()))
                 want_fdb[(evi.vx_index, mac, entry.vtep)] = self._mac_fdb(evi, entry, True)
@@ -256,42 +203,29 @@ class LinuxEvpnDriver(LinuxDriverBase):
                 pidx = index_of.get(port.name)
                 if pidx is not None:
                     want_fdb[(pidx, port.mac, None)] = self._port_fdb(evi, port, pidx, True)
-        vx_indexes = {evi.vx_index for evi in self._evis.values()}
-        have_fdb: dict[tuple[int, str, str | None], Any] = {}
-        for msg in self.nl.ipr.fdb("dump"):
-            ifindex = int(msg["ifindex"])
-            mac = str(msg.get("NDA_LLADDR"))
-            if ifindex in vx_indexes and msg["flags"] & NTF_SELF and msg.get("NDA_DST"):
-                have_fdb[(ifindex, mac, str(msg.get("NDA_DST")))] = msg
-            elif msg.get("NDA_MASTER") in bridges and msg["state"] == NUD_NOARP:
-                have_fdb[(ifindex, mac, None)] = msg
-        have_neigh: set[tuple[int, str]] = set()
-        for msg in self.nl.ipr.neigh("dump"):
-            if msg["ifindex"] in bridges and msg["state"] & NUD_PERMANENT and msg.get("NDA_DST"):
-                have_neigh.add((int(msg["ifindex"]), str(msg.get("NDA_DST"))))
+        vx_indexes = {evi.vx_index for evi in self._instances.values()}
+        have_fdb = self._dump_fdb(vx_indexes, bridges)
+        have_neigh = self._dump_neighbours(bridges)
 
-        todo: list[tuple[Request, str, str, bool]] = []
-        for nkey in have_neigh - want_neigh.keys():
-            req = neigh_request(False, nkey[0], nkey[1], what=f"{nkey[1]} dev {names.get(nkey[0])}")
-            todo.append((req, "neigh", req.what, False))
-        for key, msg in have_fdb.items():
-            if key in want_fdb:
-                continue
+        def delete_neigh(key: NeighKey) -> Request:
+            ifindex, ip = key
+            return neigh_request(False, ifindex, ip, what=f"{ip} dev {names.get(ifindex)}")
+
+        def delete_fdb(key: FdbKey) -> Request:
             ifindex, mac, dst = key
             text = f"{mac} dev {names.get(ifindex)}" + (f" dst {dst}" if dst else "")
             if dst is None:
-                req = fdb_request(False, ifindex, mac, master=True, what=text)
-            else:
-                vni = msg.get("NDA_VNI")
-                req = fdb_request(False, ifindex, mac, dst=dst, vni=vni, what=text)
-            todo.append((req, "fdb", text, False))
-        for key, req in want_fdb.items():
-            if key not in have_fdb:
-                todo.append((req, "fdb", req.what, True))
-        for nkey2, req in want_neigh.items():
-            if nkey2 not in have_neigh:
-                todo.append((req, "neigh", req.what, True))
-        self._run_report(todo, report)
+                return fdb_request(False, ifindex, mac, master=True, what=text)
+            vni = have_fdb[key].get("NDA_VNI")
+            return fdb_request(False, ifindex, mac, dst=dst, vni=vni, what=text)
+
+        steps = [
+            *self._removals("neigh", have_neigh, want_neigh, delete_neigh),
+            *self._removals("fdb", have_fdb, want_fdb, delete_fdb),
+            *self._additions("fdb", want_fdb, have_fdb),
+            *self._additions("neigh", want_neigh, have_neigh),
+        ]
+        self._run_report(steps, report)
         return report
 
     def state(self) -> dict[str, Any]:
@@ -310,22 +244,17 @@ class LinuxEvpnDriver(LinuxDriverBase):
                     "remote_macs": sum(len(v) for v in evi.macs.values()),
                     "flood": sorted(evi.flood),
                 }
-                for iid, evi in sorted(self._evis.items())
+                for iid, evi in sorted(self._instances.items())
             },
             "errors": self.errors,
             "last_errors": list(self.last_errors),
             "ignored_changes": self.ignored,
         }
 
-    def close(self, remove: bool) -> None:
-        try:
-            if remove:
-                self.reconcile({})
-        finally:
-            if self._learn_sock is not None:
-                self._learn_sock.close()
-                self._learn_sock = None
-            self.close_netlink()
+    def _release(self) -> None:
+        if self._learn_sock is not None:
+            self._learn_sock.close()
+            self._learn_sock = None
 
     # ------------------------------------------------------------ MAC learning
 
@@ -421,7 +350,7 @@ class LinuxEvpnDriver(LinuxDriverBase):
         if lladdr is None or len(lladdr) != 6 or master is None or len(master) != 4:
             return None
         (br_index,) = struct.unpack("=I", master)
-        evi = next((e for e in self._evis.values() if e.br_index == br_index), None)
+        evi = next((e for e in self._instances.values() if e.br_index == br_index), None)
         if evi is None:
             return None
         mac = lladdr.hex(":")
@@ -447,24 +376,9 @@ class LinuxEvpnDriver(LinuxDriverBase):
 
     # ------------------------------------------------------------ changes
 
-    def _apply_one(self, change: Change) -> None:
-        if isinstance(change, InstanceCreated):
-            if change.config.instance_type != InstanceType.EVPN:
-                self.ignored += 1
-                return
-            self._create(change.config)
-            return
-        if isinstance(change, (RemoteRouteSet, RemoteRouteRemoved)):
-            self.ignored += 1  # type-5 routes belong to the IP VPN side
-            return
-        evi = self._evis.get(change.instance_id)
-        if evi is None:
-            self.ignored += 1
-            return
-        if isinstance(change, InstanceRemoved):
-            self._remove(evi)
-        elif isinstance(change, PortAttached):
-            self._ensure_port(evi, change.port, None)
+    def _apply_change(self, evi: _Evi, change: Change) -> None:
+        if isinstance(change, PortAttached):
+            self._attach(evi, change.port, None)
         elif isinstance(change, PortDetached):
             self._detach(evi, change.port)
         elif isinstance(change, RemoteMacAdded):
@@ -473,23 +387,9 @@ class LinuxEvpnDriver(LinuxDriverBase):
             self._remove_mac(evi, change.entry)
         elif isinstance(change, FloodListChanged):
             self._set_flood(evi, change.vteps)
-        self.applied += 1
 
-    def _create(self, config: InstanceConfig) -> None:
-        old = self._evis.get(config.instance_id)
-        if old is not None:
-            if old.config == config:
-                return
-            self._remove(old)
-        for other in self._evis.values():
-            if other.config.vni == config.vni:
-                raise ValueError(
-                    f"VNI {config.vni} of {config.instance_id} is already used by "
-                    f"{other.config.instance_id}"
-                )
-        evi = _Evi(config)
-        self._ensure_evi(evi, None)
-        self._evis[config.instance_id] = evi
+    def _new_instance(self, config: InstanceConfig) -> _Evi:
+        return _Evi(config)
 
     def _remove(self, evi: _Evi) -> None:
         self._flush()
@@ -498,13 +398,12 @@ class LinuxEvpnDriver(LinuxDriverBase):
         self._flush()
         self._delete_link(evi.vxlan)
         self._delete_link(evi.bridge)
-        self._evis.pop(evi.config.instance_id, None)
+        self._instances.pop(evi.config.instance_id, None)
         self._forget_learned(evi.config.instance_id)
 
     # ------------------------------------------------------------ links
 
-    @staticmethod
-    def _names(config: InstanceConfig) -> tuple[str, str]:
+    def _link_names(self, config: InstanceConfig) -> tuple[str, str]:
         return _bridge_name(config.index), _vxlan_name(config.index)
 
     @staticmethod
@@ -513,11 +412,11 @@ class LinuxEvpnDriver(LinuxDriverBase):
             tags.index_of(link.name, tags.EVPN_BRIDGE_PREFIX) is not None and link.kind == "bridge"
         ) or (tags.index_of(link.name, tags.EVPN_VXLAN_PREFIX) is not None and link.kind == "vxlan")
 
-    def _ensure_evi(self, evi: _Evi, report: ReconcileReport | None) -> None:
+    def _ensure_instance(self, evi: _Evi, report: ReconcileReport | None) -> None:
         """Create (or repair) the bridge and the VXLAN device of ``evi``; idempotent."""
         self._flush()
         cfg = evi.config
-        alias = f"{tags.ALIAS_PREFIX}evpn:{cfg.instance_id}"
+        alias = self._instance_alias(cfg)
         added: list[str] = []
         br = self.nl.link(evi.bridge)
         if br is not None and br.kind != "bridge":
@@ -536,18 +435,8 @@ class LinuxEvpnDriver(LinuxDriverBase):
             self.nl.ipr.link("set", index=br.index, state="up")
         evi.br_index = br.index
 
-        vx = self.nl.link(evi.vxlan)
-        if vx is not None and not self._vxlan_matches(vx, cfg.vni, cfg.vtep):
-            self.nl.ipr.link("del", index=vx.index)
-            if report is not None:
-                report.removed.setdefault("link", []).append(f"{evi.vxlan} (vxlan, changed)")
-            vx = None
-        if vx is None:
-            index = self._create_vxlan(
-                evi.vxlan, vni=cfg.vni, vtep=cfg.vtep, alias=alias, master=br.index
-            )
-            vx = self.nl.link(evi.vxlan)
-            assert vx is not None and vx.index == index
+        vx, created = self._ensure_vxlan(evi.vxlan, cfg, report, master=br.index)
+        if created:
             added.append(f"{evi.vxlan} (vxlan {cfg.vni})")
         elif vx.master != br.index:
             self.nl.ipr.link("set", index=vx.index, master=br.index)
@@ -562,18 +451,13 @@ class LinuxEvpnDriver(LinuxDriverBase):
 
     # ------------------------------------------------------------ ports
 
-    def _ensure_port(self, evi: _Evi, port: LocalPort, report: ReconcileReport | None) -> None:
+    def _attach(self, evi: _Evi, port: LocalPort, report: ReconcileReport | None) -> None:
         """Attach one (port, MAC): the interface is enslaved (queued, with the link looked up
         once per batch) unless it already is, and the MAC gets its static FDB entry."""
         link = self._link(port.name)
         created = False
         if port.netns is not None:
-            vx = self._link(evi.vxlan)
-            mtu = vx.mtu if vx is not None else self._vxlan_mtu(evi.config.vtep)
-            created = link is None
-            self._ensure_netns_port(port, mtu)
-            if created and report is not None:
-                report.added.setdefault("port", []).append(f"{port.name} (netns {port.netns})")
+            _index, created = self._attach_netns_port(port, evi.config, evi.vxlan, report)
             link = self._link(port.name)
         if link is None:
             raise ValueError(f"no interface {port.name}")
@@ -606,7 +490,6 @@ class LinuxEvpnDriver(LinuxDriverBase):
         if by_mac:
             return  # other MACs of this interface are still attached
         if known.netns is not None:
-            self._flush()
             self._remove_netns_port(known)
         elif link.master == evi.br_index:
             self._set_link(link, master=0, what=f"{port.name} nomaster")

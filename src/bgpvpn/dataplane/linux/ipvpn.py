@@ -37,16 +37,15 @@ from typing import Any
 
 from bgpvpn.dataplane.linux import netlink as nlm
 from bgpvpn.dataplane.linux import tags
-from bgpvpn.dataplane.linux.base import LinuxDriverBase
+from bgpvpn.dataplane.linux.base import FdbKey, LinuxDriverBase, NeighKey
 from bgpvpn.dataplane.linux.netlink import (
-    NTF_SELF,
-    NUD_PERMANENT,
     Hop,
     Link,
     Netlink,
     Request,
     fdb_request,
     neigh_request,
+    parse_attrs,
     route_request,
     rule_request,
 )
@@ -54,8 +53,6 @@ from bgpvpn.dataplane.model import (
     Change,
     FloodListChanged,
     InstanceConfig,
-    InstanceCreated,
-    InstanceRemoved,
     InstanceState,
     LocalPort,
     PortAttached,
@@ -73,6 +70,8 @@ log = logging.getLogger(__name__)
 
 # (family, priority, iif, dst prefix, table)
 RuleKey = tuple[int, int, str, str | None, int]
+# (family, table, prefix)
+RouteKey = tuple[int, int, str]
 # (kind, sorted (gateway, oif) pairs): what a route in a VRF table does, to compare with a dump
 Signature = tuple[int, tuple[tuple[str | None, int], ...]]
 
@@ -139,7 +138,7 @@ def _count(counter: Counter[Any], key: Any, add: bool) -> bool:
     return False
 
 
-class LinuxIpvpnDriver(LinuxDriverBase):
+class LinuxIpvpnDriver(LinuxDriverBase[_Vrf]):
     """The IP VPN driver. ``netns``: the namespace to program (None: the daemon's own);
     ``dstport``: the VXLAN UDP port; ``protocol``: the route protocol number that tags our
     routes and rules (186); ``mtu``: of the VXLAN devices and netns ports (None: the VTEP
@@ -148,6 +147,8 @@ class LinuxIpvpnDriver(LinuxDriverBase):
 
     name = "linux-ipvpn"
     kind_tag = "ipvpn"
+    instance_type = InstanceType.IPVPN
+    foreign_changes = (RemoteMacAdded, RemoteMacRemoved, FloodListChanged)
 
     def __init__(
         self,
@@ -160,7 +161,6 @@ class LinuxIpvpnDriver(LinuxDriverBase):
     ) -> None:
         super().__init__(netns=netns, dstport=dstport, mtu=mtu, netlink=netlink)
         self.protocol = protocol
-        self._vrfs: dict[str, _Vrf] = {}
         self._rules_dirty: set[str] = set()  # VRFs whose rules are recomputed at batch end
         rp = self.nl.sysctl_get("ipv4", "conf", "all", "rp_filter")
         if rp not in (None, "0"):
@@ -172,27 +172,17 @@ class LinuxIpvpnDriver(LinuxDriverBase):
 
     # ------------------------------------------------------------ Driver
 
-    def apply(self, changes: Sequence[Change]) -> None:
-        self._forget_link()
-        try:
-            for change in changes:
-                try:
-                    self._apply_one(change)
-                except Exception as exc:  # one bad entry never stops the batch
-                    self._error(f"{type(change).__name__}: {exc}")
-            self._sync_dirty_rules()
-            self._flush()
-        finally:
-            self._forget_link()
-
-    def _sync_dirty_rules(self) -> None:
+    def _finish_batch(self) -> None:
         """The rules of the VRFs whose ports or leaks changed in this batch, computed once per
         batch (a port's rule is per interface, a leak's per ingress: both depend on them all)."""
         dirty, self._rules_dirty = self._rules_dirty, set()
         for iid in sorted(dirty):
-            vrf = self._vrfs.get(iid)
+            vrf = self._instances.get(iid)
             if vrf is not None:
                 self._sync_rules(vrf)
+
+    def _finish_reconcile(self) -> None:
+        self._rules_dirty.clear()  # reconcile sets every VRF's rules itself
 
     def state(self) -> dict[str, Any]:
         return {
@@ -211,7 +201,7 @@ class LinuxIpvpnDriver(LinuxDriverBase):
                     "routes": len(vrf.routes),
                     "rules": len(vrf.rules),
                 }
-                for iid, vrf in sorted(self._vrfs.items())
+                for iid, vrf in sorted(self._instances.items())
             },
             "errors": self.errors,
             "last_errors": list(self.last_errors),
@@ -219,32 +209,10 @@ class LinuxIpvpnDriver(LinuxDriverBase):
             "ignored_changes": self.ignored,
         }
 
-    def close(self, remove: bool) -> None:
-        try:
-            if remove:
-                self.reconcile({})
-        finally:
-            self.close_netlink()
-
     # ------------------------------------------------------------ changes
 
-    def _apply_one(self, change: Change) -> None:
-        if isinstance(change, InstanceCreated):
-            if change.config.instance_type != InstanceType.IPVPN:
-                self.ignored += 1
-                return
-            self._create(change.config)
-            return
-        if isinstance(change, (RemoteMacAdded, RemoteMacRemoved, FloodListChanged)):
-            self.ignored += 1
-            return
-        vrf = self._vrfs.get(change.instance_id)
-        if vrf is None:
-            self.ignored += 1
-            return
-        if isinstance(change, InstanceRemoved):
-            self._remove(vrf)
-        elif isinstance(change, PortAttached):
+    def _apply_change(self, vrf: _Vrf, change: Change) -> None:
+        if isinstance(change, PortAttached):
             self._attach(vrf, change.port, None)
             self._rules_dirty.add(vrf.config.instance_id)
         elif isinstance(change, PortDetached):
@@ -254,28 +222,21 @@ class LinuxIpvpnDriver(LinuxDriverBase):
             self._set_route(vrf, change.route)
         elif isinstance(change, RemoteRouteRemoved):
             self._remove_route(vrf, _norm_prefix(change.prefix))
-        self.applied += 1
 
-    def _create(self, config: InstanceConfig) -> None:
-        old = self._vrfs.get(config.instance_id)
-        if old is not None:
-            if old.config == config:
-                return
-            self._remove(old)
-        for other in self._vrfs.values():
-            if other.config.vni == config.vni:
-                raise ValueError(
-                    f"VNI {config.vni} of {config.instance_id} is already used by "
-                    f"{other.config.instance_id}"
-                )
-            if other.config.index == config.index:
-                raise ValueError(
-                    f"index {config.index} is already used by {other.config.instance_id}"
-                )
-        vrf = _Vrf(config)
-        self._ensure_vrf(vrf, None)
-        self._vrfs[config.instance_id] = vrf
-        self._rules_dirty.update(self._vrfs)  # leaks towards this VRF may now be programmable
+    def _create(self, config: InstanceConfig) -> _Vrf | None:
+        vrf = super()._create(config)
+        if vrf is not None:
+            self._rules_dirty.update(self._instances)  # leaks towards it may now be programmable
+        return vrf
+
+    def _conflict(self, config: InstanceConfig, other: InstanceConfig) -> str | None:
+        conflict = super()._conflict(config, other)
+        if conflict is None and other.index == config.index:
+            return f"index {config.index} is already used by {other.instance_id}"
+        return conflict
+
+    def _new_instance(self, config: InstanceConfig) -> _Vrf:
+        return _Vrf(config)
 
     def _remove(self, vrf: _Vrf) -> None:
         for prefix in list(vrf.routes):
@@ -283,32 +244,22 @@ class LinuxIpvpnDriver(LinuxDriverBase):
         for port in vrf.all_ports():
             self._detach(vrf, port)
         self._flush()
-        del self._vrfs[vrf.config.instance_id]
+        del self._instances[vrf.config.instance_id]
         vrf.ports.clear()
         vrf.routes.clear()
         self._sync_rules(vrf)  # drops all of its rules
         self._flush()
         self._delete_link(vrf.vxlan)
-        self._rules_dirty.update(self._vrfs)  # leaks into the removed VRF
+        self._rules_dirty.update(self._instances)  # leaks into the removed VRF
 
     # ------------------------------------------------------------ the VRF device
 
-    def _ensure_vrf(self, vrf: _Vrf, report: ReconcileReport | None) -> None:
+    def _ensure_instance(self, vrf: _Vrf, report: ReconcileReport | None) -> None:
+        """Create (or repair) the VXLAN device of ``vrf``; idempotent."""
         self._flush()
         cfg = vrf.config
-        alias = f"{tags.ALIAS_PREFIX}ipvpn:{cfg.instance_id}"
-        vx = self.nl.link(vrf.vxlan)
-        if vx is not None and not self._vxlan_matches(vx, cfg.vni, cfg.vtep):
-            self.nl.ipr.link("del", index=vx.index)
-            if report is not None:
-                report.removed.setdefault("link", []).append(f"{vrf.vxlan} (vxlan, changed)")
-            vx = None
-        if vx is None:
-            self._create_vxlan(
-                vrf.vxlan, vni=cfg.vni, vtep=cfg.vtep, alias=alias, address=cfg.router_mac
-            )
-            vx = self.nl.link(vrf.vxlan)
-            assert vx is not None
+        vx, created = self._ensure_vxlan(vrf.vxlan, cfg, report, address=cfg.router_mac)
+        if created:
             if report is not None:
                 report.added.setdefault("link", []).append(f"{vrf.vxlan} (vxlan {cfg.vni})")
         elif vx.address != cfg.router_mac:
@@ -339,11 +290,7 @@ class LinuxIpvpnDriver(LinuxDriverBase):
         written at the flush, the MAC's host routes queued (the rules at the end of the batch)."""
         link = self._link(port.name)
         if port.netns is not None:
-            vx = self._link(vrf.vxlan)
-            mtu = vx.mtu if vx is not None else self._vxlan_mtu(vrf.config.vtep)
-            index = self._ensure_netns_port(port, mtu)
-            if link is None and report is not None:
-                report.added.setdefault("port", []).append(f"{port.name} (netns {port.netns})")
+            index, _created = self._attach_netns_port(port, vrf.config, vrf.vxlan, report)
         elif link is None:
             raise ValueError(f"no interface {port.name}")
         else:
@@ -375,7 +322,6 @@ class LinuxIpvpnDriver(LinuxDriverBase):
         del vrf.ports[port.name]
         del vrf.port_index[port.name]
         if known.netns is not None:
-            self._flush()
             self._remove_netns_port(known)
         else:
             self._queue_sysctls([(("ipv4", "conf", known.name, "proxy_arp"), "0")])
@@ -426,7 +372,7 @@ class LinuxIpvpnDriver(LinuxDriverBase):
     # ------------------------------------------------------------ rules
 
     def _rules_for(self, vrf: _Vrf) -> set[RuleKey]:
-        if vrf.config.instance_id not in self._vrfs:
+        if vrf.config.instance_id not in self._instances:
             return set()
         ingress = [vrf.vxlan, *sorted(vrf.ports)]
         rules: set[RuleKey] = set()
@@ -434,7 +380,7 @@ class LinuxIpvpnDriver(LinuxDriverBase):
             rules.add((family, tags.RULE_PREF_VXLAN, vrf.vxlan, None, vrf.table))
             for name in vrf.ports:  # one rule per interface, whatever its number of MACs
                 rules.add((family, tags.RULE_PREF_PORT, name, None, vrf.table))
-        by_vni = {v.config.vni: v for v in self._vrfs.values()}
+        by_vni = {v.config.vni: v for v in self._instances.values()}
         for prefix, route in vrf.routes.items():
             local = [nh for nh in route.next_hops if nh.local]
             if not local:
@@ -592,64 +538,30 @@ class LinuxIpvpnDriver(LinuxDriverBase):
 
     # ------------------------------------------------------------ reconcile
 
+    def _link_names(self, config: InstanceConfig) -> tuple[str]:
+        return (f"{tags.IPVPN_VXLAN_PREFIX}{config.index}",)
+
     @staticmethod
     def _is_ours(link: Link) -> bool:
         return (
             tags.index_of(link.name, tags.IPVPN_VXLAN_PREFIX) is not None and link.kind == "vxlan"
         )
 
-    def reconcile(self, desired: Mapping[str, InstanceState]) -> ReconcileReport:
-        self._flush()
-        self._forget_link()
-        try:
-            return self._reconcile(desired)
-        finally:
-            self._rules_dirty.clear()  # reconcile sets every VRF's rules itself
-            self._forget_link()
+    def _reconcile_clash(
+        self, config: InstanceConfig, by_vni: Mapping[int, str], by_index: Mapping[int, str]
+    ) -> str | None:
+        other = by_vni.get(config.vni) or by_index.get(config.index)
+        return None if other is None else f"VNI or index already used by {other}"
 
     def _reconcile(self, desired: Mapping[str, InstanceState]) -> ReconcileReport:
         report = ReconcileReport()
-        want: dict[str, InstanceState] = {}
-        vnis: dict[int, str] = {}
-        indexes: dict[int, str] = {}
-        for iid, st in desired.items():
-            if st.config.instance_type != InstanceType.IPVPN:
-                continue
-            clash = vnis.get(st.config.vni) or indexes.get(st.config.index)
-            if clash is not None:
-                self._error(f"{iid}: VNI or index already used by {clash}")
-                continue
-            vnis[st.config.vni] = indexes[st.config.index] = iid
-            want[iid] = st
-        wanted_links = {f"{tags.IPVPN_VXLAN_PREFIX}{st.config.index}" for st in want.values()}
+        want = self._wanted(desired)
         wanted_ports = {p.name for st in want.values() for p in st.ports if p.netns is not None}
-
-        links = self.nl.links()
-        for link in links:
-            if self._is_ours(link) and link.name not in wanted_links:
-                self.nl.ipr.link("del", index=link.index)
-                report.removed.setdefault("link", []).append(f"{link.name} ({link.kind})")
-        for link in self._stale_netns_ports(links, wanted_ports):
-            self._remove_stale_port(link, report, "ipvpn")
-        self._forget_link()
+        self._remove_stale_links(want, wanted_ports, report)
 
         # the devices and ports, then the in-memory state from the desired one
-        self._vrfs = {}
-        for iid, st in want.items():
-            vrf = _Vrf(st.config)
-            try:
-                self._ensure_vrf(vrf, report)
-            except Exception as exc:
-                self._error(f"{iid}: {exc}")
-                continue
-            self._vrfs[iid] = vrf
-            for port in st.ports:
-                try:
-                    self._attach(vrf, port, report)
-                except Exception as exc:
-                    self._error(f"{iid} port {port.name}: {exc}")
-        self._flush()  # the ports' links and sysctls
-        for iid, vrf in self._vrfs.items():
+        self._rebuild_instances(want, report)  # flushed: the ports' links and sysctls
+        for iid, vrf in self._instances.items():
             for port in want[iid].ports:
                 if port.mac in vrf.ports.get(port.name, {}):
                     self._port_objects(vrf, port, vrf.port_index[port.name], add=True)
@@ -658,41 +570,106 @@ class LinuxIpvpnDriver(LinuxDriverBase):
             vrf.rules = self._rules_for(vrf)
         # what that state means in the kernel, from the queued requests (not sent)
         queued, self._pending = self._pending, []
-        want_routes: dict[tuple[int, int, str], tuple[Request, Signature]] = {}
-        want_neigh: dict[tuple[int, str], Request] = {}
-        want_fdb: dict[tuple[int, str, str], Request] = {}
+        want_routes: dict[RouteKey, Request] = {}
+        want_signatures: dict[RouteKey, Signature] = {}
+        want_neigh: dict[NeighKey, Request] = {}
+        want_fdb: dict[FdbKey, Request] = {}
         for req in queued:
             key, sig = _describe(req)
             if key[0] == "route":
-                want_routes[key[1]] = (req, sig)
+                want_routes[key[1]] = req
+                want_signatures[key[1]] = sig
             elif key[0] == "neigh":
                 want_neigh[key[1]] = req
             elif key[0] == "fdb":
                 want_fdb[key[1]] = req
         want_rules = {
-            key: self._rule_request(key, True) for vrf in self._vrfs.values() for key in vrf.rules
+            key: self._rule_request(key, True)
+            for vrf in self._instances.values()
+            for key in vrf.rules
         }
 
         # what the kernel has
         names = {ln.index: ln.name for ln in self.nl.links()}
-        vx_indexes = {vrf.vx_index for vrf in self._vrfs.values()}
-        have_routes: dict[tuple[int, int, str], Signature] = {}
+        vx_indexes = {vrf.vx_index for vrf in self._instances.values()}
+        have_routes = self._dump_routes()
+        have_rules = self._dump_rules()
+        have_neigh = self._dump_neighbours(vx_indexes)
+        have_fdb = self._dump_fdb(vx_indexes)
+
+        def delete_route(key: RouteKey) -> Request:
+            _family, table, prefix = key
+            return route_request(False, prefix, table=table, protocol=self.protocol)
+
+        steps = [
+            *self._removals(
+                "rule",
+                have_rules,
+                want_rules,
+                lambda key: self._rule_request(key, False),
+                order=lambda keys: sorted(keys, key=repr),
+            ),
+            *self._removals(
+                "route",
+                have_routes,
+                want_routes,
+                delete_route,
+                text=lambda key: f"{key[2]} table {key[1]}",
+                order=sorted,
+            ),
+            *self._removals(
+                "neigh",
+                have_neigh,
+                want_neigh,
+                lambda key: neigh_request(False, key[0], key[1]),
+                text=lambda key: f"{key[1]} dev {names.get(key[0])}",
+                order=sorted,
+            ),
+            *self._removals(
+                "fdb",
+                have_fdb,
+                want_fdb,
+                lambda key: fdb_request(False, key[0], key[1], dst=key[2]),
+                text=lambda key: f"{key[1]} dev {names.get(key[0])} dst {key[2]}",
+                order=sorted,
+            ),
+            *self._additions(
+                "neigh", want_neigh, have_neigh, lambda key, req: have_neigh[key] != _neigh_mac(req)
+            ),
+            *self._additions("fdb", want_fdb, have_fdb),
+            *self._additions(
+                "route",
+                want_routes,
+                have_routes,
+                lambda key, _req: have_routes[key] != want_signatures[key],
+            ),
+            *self._additions("rule", dict(sorted(want_rules.items(), key=repr)), have_rules),
+        ]
+        self._run_report(steps, report)
+        return report
+
+    def _dump_routes(self) -> dict[RouteKey, Signature]:
+        """The routes with our protocol in the VRF tables and what they do."""
+        have: dict[RouteKey, Signature] = {}
         for family in (socket.AF_INET, socket.AF_INET6):
             for kroute in self.nl.routes(family):
                 if kroute.protocol != self.protocol or not (
                     tags.TABLE_BASE <= kroute.table <= tags.TABLE_BASE + tags.MAX_INDEX
                 ):
                     continue
-                rkey3 = (int(family), kroute.table, kroute.prefix)
-                have_routes[rkey3] = (kroute.rtype, kroute.hops)
-        have_rules: set[RuleKey] = set()
+                have[(int(family), kroute.table, kroute.prefix)] = (kroute.rtype, kroute.hops)
+        return have
+
+    def _dump_rules(self) -> set[RuleKey]:
+        """The policy rules with our protocol at our priorities."""
+        have: set[RuleKey] = set()
         for family in (socket.AF_INET, socket.AF_INET6):
             for msg in self.nl.ipr.get_rules(family=family):
                 pref = msg.get("FRA_PRIORITY")
                 if pref not in tags.RULE_PREFS or msg.get("FRA_PROTOCOL") != self.protocol:
                     continue
                 dst = msg.get("FRA_DST")
-                have_rules.add(
+                have.add(
                     (
                         family,
                         int(pref),
@@ -701,45 +678,7 @@ class LinuxIpvpnDriver(LinuxDriverBase):
                         int(msg.get("FRA_TABLE") or msg["table"]),
                     )
                 )
-        have_neigh: dict[tuple[int, str], str | None] = {}
-        for msg in self.nl.ipr.neigh("dump"):
-            if msg["ifindex"] in vx_indexes and msg["state"] & NUD_PERMANENT and msg.get("NDA_DST"):
-                have_neigh[(int(msg["ifindex"]), str(msg.get("NDA_DST")))] = msg.get("NDA_LLADDR")
-        have_fdb: set[tuple[int, str, str]] = set()
-        for msg in self.nl.ipr.fdb("dump"):
-            if msg["ifindex"] in vx_indexes and msg["flags"] & NTF_SELF and msg.get("NDA_DST"):
-                have_fdb.add(
-                    (int(msg["ifindex"]), str(msg.get("NDA_LLADDR")), str(msg.get("NDA_DST")))
-                )
-
-        todo: list[tuple[Request, str, str, bool]] = []
-        for rkey in sorted(have_rules - want_rules.keys(), key=repr):
-            req = self._rule_request(rkey, False)
-            todo.append((req, "rule", req.what, False))
-        for route_key in sorted(have_routes.keys() - want_routes.keys()):
-            _fam, table, prefix = route_key
-            req = route_request(False, prefix, table=table, protocol=self.protocol)
-            todo.append((req, "route", f"{prefix} table {table}", False))
-        for nkey in sorted(have_neigh.keys() - want_neigh.keys()):
-            req = neigh_request(False, nkey[0], nkey[1])
-            todo.append((req, "neigh", f"{nkey[1]} dev {names.get(nkey[0])}", False))
-        for fkey in sorted(have_fdb - want_fdb.keys()):
-            req = fdb_request(False, fkey[0], fkey[1], dst=fkey[2])
-            todo.append((req, "fdb", f"{fkey[1]} dev {names.get(fkey[0])} dst {fkey[2]}", False))
-        for nkey, req in want_neigh.items():
-            if nkey not in have_neigh or have_neigh[nkey] != _neigh_mac(req):
-                todo.append((req, "neigh", req.what, True))
-        for fkey, req in want_fdb.items():
-            if fkey not in have_fdb:
-                todo.append((req, "fdb", req.what, True))
-        for route_key, (req, sig) in want_routes.items():
-            if have_routes.get(route_key) != sig:
-                todo.append((req, "route", req.what, True))
-        for rkey, req in sorted(want_rules.items(), key=repr):
-            if rkey not in have_rules:
-                todo.append((req, "rule", req.what, True))
-        self._run_report(todo, report)
-        return report
+        return have
 
 
 # ---------------------------------------------------------------- decoding our own requests
@@ -750,7 +689,7 @@ def _describe(req: Request) -> tuple[tuple[str, Any], Signature]:
     signature. Reconcile builds the desired state with the very code ``apply`` uses, queues the
     requests without sending them, and compares them with the kernel's dump through this."""
     body = req.body
-    attrs = _parse_attrs(body[12:])
+    attrs = parse_attrs(body[12:])
     if req.msg_type == nlm.RTM_NEWROUTE:
         family, dst_len, _s, _t, _tb, _p, _sc, rtype, _f = struct.unpack_from("=BBBBBBBBI", body)
         (table,) = struct.unpack("=I", attrs[nlm.RTA_TABLE])
@@ -762,7 +701,7 @@ def _describe(req: Request) -> tuple[tuple[str, Any], Signature]:
             off = 0
             while off < len(data):
                 length, _fl, _h, oif = struct.unpack_from("=HBBi", data, off)
-                sub = _parse_attrs(data[off + 8 : off + length])
+                sub = parse_attrs(data[off + 8 : off + length])
                 gw = _addr(family, sub[nlm.RTA_GATEWAY]) if nlm.RTA_GATEWAY in sub else None
                 hops.append((gw, oif))
                 off += (length + 3) & ~3
@@ -787,20 +726,8 @@ def _describe(req: Request) -> tuple[tuple[str, Any], Signature]:
 
 
 def _neigh_mac(req: Request) -> str | None:
-    mac = _parse_attrs(req.body[12:]).get(nlm.NDA_LLADDR)
+    mac = parse_attrs(req.body[12:]).get(nlm.NDA_LLADDR)
     return None if mac is None else ":".join(f"{b:02x}" for b in mac)
-
-
-def _parse_attrs(data: bytes) -> dict[int, bytes]:
-    out: dict[int, bytes] = {}
-    off = 0
-    while off + 4 <= len(data):
-        length, kind = struct.unpack_from("=HH", data, off)
-        if length < 4:
-            break
-        out[kind & 0x3FFF] = data[off + 4 : off + length]
-        off += (length + 3) & ~3
-    return out
 
 
 def _addr(family: int, raw: bytes) -> str:
