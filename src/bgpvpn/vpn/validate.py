@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import ipaddress
-from typing import NamedTuple
+import socket
 
 from bgpvpn.vpn.model import (
     MAX_LABEL,
@@ -32,23 +32,72 @@ from bgpvpn.wire.errors import TextFormError
 MAX_ID = 200
 
 
-class Iface(NamedTuple):
-    """An interface address, parsed once (``ipaddress`` is slow: cached by text)."""
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-    text: str  # canonical "198.51.100.1/24"
-    ip: str  # "198.51.100.1"
-    packed: bytes
-    network: ipaddress.IPv4Network | ipaddress.IPv6Network
-    host: ipaddress.IPv4Network | ipaddress.IPv6Network
+
+class Iface:
+    """An interface address, parsed once (cached by text): its canonical text, the address as
+    text and packed, the prefix length; the ``ipaddress`` networks are made when first asked
+    for (``ipaddress`` is slow, and an attach needs them only for IP VPN routes)."""
+
+    __slots__ = ("_host", "_network", "ip", "length", "packed", "text")
+
+    def __init__(self, ip: str, packed: bytes, length: int, text: str | None = None) -> None:
+        self.ip = ip  # "198.51.100.1"
+        self.packed = packed
+        self.length = length
+        self.text = text or f"{ip}/{length}"  # canonical "198.51.100.1/24"
+        self._network: IpNetwork | None = None
+        self._host: IpNetwork | None = None
+
+    def _net(self, length: int) -> IpNetwork:
+        n = int.from_bytes(self.packed, "big")
+        if len(self.packed) == 4:
+            return ipaddress.IPv4Network((n, length), strict=False)
+        return ipaddress.IPv6Network((n, length), strict=False)
+
+    @property
+    def network(self) -> IpNetwork:
+        """The subnet (198.51.100.0/24)."""
+        if self._network is None:
+            self._network = self._net(self.length)
+        return self._network
+
+    @property
+    def host(self) -> IpNetwork:
+        """The address as a host prefix (198.51.100.1/32)."""
+        if self._host is None:
+            self._host = self._net(len(self.packed) * 8)
+        return self._host
+
+
+def _dotted_quad(text: str) -> Iface | None:
+    """``a.b.c.d[/n]`` the quick way (what ``ipaddress`` accepts: four decimal octets without
+    leading zeros, a decimal length up to 32); None for anything else."""
+    addr, slash, length = text.partition("/")
+    try:
+        packed = socket.inet_pton(socket.AF_INET, addr)  # glibc: strict dotted quad
+    except OSError:
+        return None
+    if not slash:
+        return Iface(addr, packed, 32)
+    if not (0 < len(length) <= 2 and length.isascii() and length.isdigit()):
+        return None
+    n = int(length)
+    return Iface(addr, packed, n) if n <= 32 else None
 
 
 @functools.lru_cache(maxsize=65536)
 def _iface(text: str) -> Iface | None:
+    text = text.strip()
+    quick = _dotted_quad(text) if ":" not in text else None
+    if quick is not None:
+        return quick
     try:
-        i = ipaddress.ip_interface(text.strip())
+        i = ipaddress.ip_interface(text)
     except ValueError:
         return None
-    return Iface(str(i), str(i.ip), i.ip.packed, i.network, ipaddress.ip_network(i.ip))
+    return Iface(str(i.ip), i.ip.packed, i.network.prefixlen, str(i))
 
 
 @functools.lru_cache(maxsize=65536)
