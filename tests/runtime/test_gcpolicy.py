@@ -6,7 +6,10 @@ from __future__ import annotations
 import gc
 import weakref
 
-from bgpvpn.runtime.gcpolicy import GcPolicy
+from bagpipe.harness import make_ctx
+from bgpvpn.api.context import ApiContext
+from bgpvpn.runtime.gcpolicy import INTENT_WEIGHT, GcPolicy
+from bgpvpn.vpn.model import InstanceSpec, InstanceType
 
 
 def test_freezes_at_start_then_at_doubling_steps_up_to_the_ceiling() -> None:
@@ -48,3 +51,28 @@ def test_disabled_policy_never_touches_the_collector() -> None:
     policy.routes_received(1000)
     assert policy.freezes == 0
     assert gc.get_freeze_count() == before
+
+
+def test_api_changes_count_as_intent_weighted_routes() -> None:
+    """The daemon's ``ApiContext.changed()`` reports the instances and attachments the vpn
+    layer made since its last call; each weighs ``INTENT_WEIGHT`` routes in the steps."""
+    policy = GcPolicy(first=3 * INTENT_WEIGHT, max_step=10 * INTENT_WEIGHT)
+    try:
+        harness = make_ctx()
+        ctx = ApiContext(harness.speaker, harness.vpn, "boot")
+        ctx.speaker.gc = policy
+        for n in range(2):
+            harness.vpn.create_instance(_evpn_spec(f"e{n}"))
+            ctx.changed()
+        assert policy.freezes == 0  # 2 of 3
+        harness.vpn.create_instance(_evpn_spec("e2"))
+        ctx.changed()
+        assert policy.freezes == 1
+        ctx.changed()  # nothing made since: no count
+        assert policy.freezes == 1
+    finally:
+        gc.unfreeze()
+
+
+def _evpn_spec(name: str) -> InstanceSpec:
+    return InstanceSpec(name, InstanceType.EVPN, import_rts=("64512:1",))

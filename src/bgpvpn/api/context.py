@@ -45,6 +45,12 @@ class ApiContext:
     store: SqliteStore | None = None
     logs: LogBuffer = field(default_factory=LogBuffer)
 
+    _intent_seen: int = field(default=0, init=False, repr=False)
+
     def changed(self) -> None:
         self.vpn.flush()
         self.speaker.wake()
+        made = self.vpn.intent_made - self._intent_seen
+        if made:
+            self._intent_seen = self.vpn.intent_made
+            self.speaker.gc.intent_made(made)

@@ -149,6 +149,8 @@ class VpnManager:
         self.now = now
         self.store = store
         self._instances: dict[str, Instance] = {}
+        # instances and attachments made or changed so far (the daemon's GC policy reads it)
+        self.intent_made = 0
         self._indexes = NumberPool(1, MAX_INDEX)
         self._vni_pool = NumberPool(FIRST_VNI, MAX_VNI)
         self._rds: dict[str, str] = {}  # rd -> instance id
@@ -426,6 +428,7 @@ class VpnManager:
         except BaseException:
             res.rollback()
             raise
+        self.intent_made += 1
         with self._call():
             inst = self._start(new)
             self._update_rtc()
@@ -607,6 +610,7 @@ class VpnManager:
         except BaseException:
             res.rollback()
             raise
+        self.intent_made += len(new_specs) + len(merged)
         with self._call():
             for new in new_specs.values():
                 self._start(new)
