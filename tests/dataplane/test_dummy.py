@@ -19,6 +19,7 @@ from bgpvpn.dataplane.model import (
     RemoteRoute,
     RemoteRouteRemoved,
     RemoteRouteSet,
+    remote_mac,
 )
 from bgpvpn.vpn.model import Encapsulation, InstanceType
 
@@ -27,6 +28,7 @@ CFG = InstanceConfig(
 )
 PORT = LocalPort("tap1", "52:54:00:00:00:01", ("10.0.0.5/24",))
 MAC = RemoteMac("52:54:00:00:00:02", "192.0.2.2", 1000, "10.0.0.6")
+MAC_FIELDS = ("52:54:00:00:00:02", "10.0.0.6", "192.0.2.2", 1000)
 ROUTE = RemoteRoute("10.9.0.0/24", (NextHop("192.0.2.2", 1000),))
 
 
@@ -76,3 +78,32 @@ def test_reconcile_replaces_and_reports() -> None:
     assert d.reconcile({}).removed["instance"] == ["evi vni 1000"]
     d.close(remove=True)
     assert d.closed and d.snapshot() == {}
+
+
+def test_remote_mac_from_a_route_key_equals_its_text_form() -> None:
+    """A RemoteMac made from a type-2 route's wire key (what the vpn layer gives) renders MAC and
+    IP when read, and equals the one made from text whatever the route's RD and tag."""
+    key = (
+        b"\x02"
+        + bytes((0, 1, 203, 0, 113, 1, 0, 7))  # RD 203.0.113.1:7
+        + bytes((0, 0, 0, 5))  # Ethernet tag 5
+        + b"\x30"
+        + bytes.fromhex("525400000002")
+        + b"\x20"
+        + bytes((10, 0, 0, 6))
+    )
+    entry = remote_mac(key, "192.0.2.2", 1000)
+    assert (entry.mac, entry.ip, entry.vtep, entry.vni) == MAC_FIELDS
+    assert entry.route_key is key
+    assert entry == MAC and hash(entry) == hash(MAC) and repr(entry) == repr(MAC)
+    assert entry != RemoteMac("52:54:00:00:00:02", "192.0.2.2", 1001, "10.0.0.6")
+    assert entry != RemoteMac("52:54:00:00:00:02", "192.0.2.2", 1000)
+    mac_only = remote_mac(key[:20] + b"\x00", "192.0.2.2", 1000)
+    assert mac_only.ip is None and mac_only == RemoteMac("52:54:00:00:00:02", "192.0.2.2", 1000)
+    v6 = RemoteMac("52:54:00:00:00:02", "192.0.2.2", 1000, "2001:db8::6")
+    assert v6.ip == "2001:db8::6" and v6 != MAC
+    assert RemoteMac("52:54:00:00:00:2", "192.0.2.2", 1000, "10.0.0.6") == MAC  # canonical text
+    d = DummyDriver()
+    d.apply([InstanceCreated(CFG), RemoteMacAdded("evi", entry)])
+    d.apply([RemoteMacRemoved("evi", MAC)])  # an equal entry removes it
+    assert d.snapshot()["evi"].remote_macs == ()

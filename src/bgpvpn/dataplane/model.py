@@ -3,7 +3,8 @@
 The vpn layer never talks to the kernel: it gives drivers batches of ``Change`` values (one
 batch per API call or per received UPDATE, so a driver can program them in one netlink round
 trip) and, at start or on demand, the whole ``InstanceState`` of every instance to reconcile
-against. All values are immutable; addresses and MACs are canonical text.
+against. All values are immutable; addresses and MACs are canonical text (``RemoteMac`` keeps
+its route's wire key and renders them when read).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bgpvpn.vpn.model import Encapsulation, InstanceType
+from bgpvpn.wire.text import ip_from_text, ip_to_text, mac_from_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,14 +43,79 @@ class LocalPort:
     netns: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class RemoteMac:
-    """E-VPN type-2: ``mac`` (and ``ip`` when the route has one) is behind ``vtep``."""
+# a type-2 route key with RD and Ethernet tag zero, up to the MAC (see bgpvpn.wire.nlri)
+_TYPE2_HEAD = b"\x02" + bytes(12) + b"\x30"
+_ADDRESS = 14  # where the MAC starts in a type-2 key; the MAC, the IP length and the IP follow
+_new_object = object.__new__
 
-    mac: str
-    vtep: str
-    vni: int
-    ip: str | None = None
+
+class RemoteMac:
+    """E-VPN type-2: ``mac`` (and ``ip`` when the route has one) is behind ``vtep``.
+
+    Held as the wire key of the type-2 route it comes from (``route_key``: route type, RD,
+    Ethernet tag, MAC length, MAC, IP length in bits, IP; see ``bgpvpn.wire.nlri``), the object
+    the RIB holds: an imported MAC costs no text, ``mac`` and ``ip`` are rendered when read. Built
+    from text (``RemoteMac(mac, vtep, vni, ip)``, canonical or not) its key has RD and tag zero.
+    Two entries are equal when their MAC, IP, VTEP and VNI are, whatever the RD and tag of their
+    routes. Immutable: the fields are read-only properties.
+    """
+
+    __slots__ = ("_key", "_vni", "_vtep")
+
+    def __init__(self, mac: str, vtep: str, vni: int, ip: str | None = None) -> None:
+        raw_ip = ip_from_text(ip) if ip is not None else b""
+        self._key = _TYPE2_HEAD + mac_from_text(mac) + bytes((len(raw_ip) * 8,)) + raw_ip
+        self._vtep = vtep
+        self._vni = vni
+
+    @property
+    def mac(self) -> str:
+        return self._key[_ADDRESS : _ADDRESS + 6].hex(":")
+
+    @property
+    def ip(self) -> str | None:
+        key = self._key
+        return ip_to_text(key[_ADDRESS + 7 :]) if key[_ADDRESS + 6] else None
+
+    @property
+    def vtep(self) -> str:
+        return self._vtep
+
+    @property
+    def vni(self) -> int:
+        return self._vni
+
+    @property
+    def route_key(self) -> bytes:
+        return self._key
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if type(other) is not RemoteMac:
+            return NotImplemented
+        return (
+            self._vni == other._vni
+            and self._vtep == other._vtep
+            and self._key[_ADDRESS:] == other._key[_ADDRESS:]
+        )
+
+    def __hash__(self) -> int:
+        return hash(self._key[_ADDRESS:]) ^ self._vni
+
+    def __repr__(self) -> str:
+        return (
+            f"RemoteMac(mac={self.mac!r}, vtep={self._vtep!r}, vni={self._vni!r}, ip={self.ip!r})"
+        )
+
+
+def remote_mac(route_key: bytes, vtep: str, vni: int) -> RemoteMac:
+    """The entry of a received type-2 route (``route_key`` its wire key), without text."""
+    entry: RemoteMac = _new_object(RemoteMac)
+    entry._key = route_key
+    entry._vtep = vtep
+    entry._vni = vni
+    return entry
 
 
 @dataclass(frozen=True, slots=True)

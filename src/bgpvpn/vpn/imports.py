@@ -2,9 +2,12 @@
 subscriptions give it (by import RT), grouped into destinations, turned into the desired
 data-plane state and handed to the driver as ``Change`` values.
 
-Held compactly: per route one tuple ``(attributes, peer id, data)`` keyed by the wire key (the
-attributes are the RIB's interned objects); what the routes' attributes mean (VTEP, encapsulation,
-router MAC, MAC Mobility sequence, route targets) is computed once per attribute set.
+Held compactly, with no object and no text per route: each route's wire key (the RIB's own
+``bytes``) maps to a ``Path`` shared by every route with the same attributes (the RIB's interned
+objects), peer and data, which also holds what they mean (VTEP, encapsulation, router MAC, MAC
+Mobility sequence, route targets: ``AttrInfo``, computed once per attribute set; the VNI or
+label). A MAC with one route is held as the ``RemoteMac`` given to the driver, which keeps the
+route's key and renders MAC and IP text only when read (the API, the looking glass).
 
 - IP destinations (VPNv4/VPNv6 and E-VPN type-5, keyed by the prefix without the RD): the
   RFC4271 decision process (``rib.decision.compare``) between the routes of different RDs, and
@@ -31,9 +34,10 @@ from bgpvpn.dataplane.model import (
     RemoteRoute,
     RemoteRouteRemoved,
     RemoteRouteSet,
+    remote_mac,
 )
 from bgpvpn.rib.decision import MULTIPATH_LAST_STEP, PathSource, Policy, compare
-from bgpvpn.rib.table import LOCAL_PEER, ChangeKind, PeerId, RouteChange
+from bgpvpn.rib.table import LOCAL_PEER, ChangeKind, PeerId
 from bgpvpn.vpn.advertise import ENCAP_OF, PMSI_INGRESS_REPLICATION
 from bgpvpn.vpn.model import Encapsulation
 from bgpvpn.wire.attributes import PathAttributes
@@ -45,10 +49,9 @@ from bgpvpn.wire.text import ip_to_text, mac_to_text
 T_MAC_IP = 2
 T_IMET = 3
 T_PREFIX = 5
+T_VPN = 0  # the route kind of a VPNv4/VPNv6 route (E-VPN kinds are their route types)
 _V4_MAPPED = bytes(10) + b"\xff\xff"
 _CACHE_MAX = 50_000
-
-Path = tuple[PathAttributes, str, bytes]  # attributes, peer id, data
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,41 +88,38 @@ def attr_info(attrs: PathAttributes) -> AttrInfo:
     hit = _info_cache.get(id(attrs))
     if hit is not None:
         return hit[1]
-    if True:
-        vtep_raw = next_hop_address(attrs.next_hop or b"")
-        encap: Encapsulation | None = None
-        router_mac = None
-        seq = 0
-        sticky = False
-        for ec in attrs.ext_communities:
-            t, sub = ec[0], ec[1]
-            if t == EC_TRANSITIVE_OPAQUE and sub == SUB_ENCAPSULATION:
-                encap = ENCAP_OF.get(int.from_bytes(ec[6:8], "big"), encap)
-            elif t == EC_EVPN and sub == 3:
-                router_mac = mac_to_text(ec[2:8])
-            elif t == EC_EVPN and sub == 0:
-                seq = int.from_bytes(ec[4:8], "big")
-                sticky = bool(ec[2] & 1)
-        info = AttrInfo(
-            ip_to_text(vtep_raw),
-            vtep_raw,
-            encap,
-            router_mac,
-            seq,
-            sticky,
-            frozenset(attrs.route_targets),
-        )
-        if len(_info_cache) >= _CACHE_MAX:
-            _info_cache.clear()
-        _info_cache[id(attrs)] = (attrs, info)
+    vtep_raw = next_hop_address(attrs.next_hop or b"")
+    encap: Encapsulation | None = None
+    router_mac = None
+    seq = 0
+    sticky = False
+    for ec in attrs.ext_communities:
+        t, sub = ec[0], ec[1]
+        if t == EC_TRANSITIVE_OPAQUE and sub == SUB_ENCAPSULATION:
+            encap = ENCAP_OF.get(int.from_bytes(ec[6:8], "big"), encap)
+        elif t == EC_EVPN and sub == 3:
+            router_mac = mac_to_text(ec[2:8])
+        elif t == EC_EVPN and sub == 0:
+            seq = int.from_bytes(ec[4:8], "big")
+            sticky = bool(ec[2] & 1)
+    info = AttrInfo(
+        ip_to_text(vtep_raw),
+        vtep_raw,
+        encap,
+        router_mac,
+        seq,
+        sticky,
+        frozenset(attrs.route_targets),
+    )
+    if len(_info_cache) >= _CACHE_MAX:
+        _info_cache.clear()
+    _info_cache[id(attrs)] = (attrs, info)
     return info
 
 
 _VXLAN = Encapsulation.VXLAN
 _REMOVED = ChangeKind.REMOVED
 _ADDED = ChangeKind.ADDED
-# one int object per VNI value in the RemoteMac entries held (not one per route)
-_vnis: dict[int, int] = {}
 
 
 def label_to_vni(field: bytes, encap: Encapsulation | None) -> int:
@@ -128,23 +128,87 @@ def label_to_vni(field: bytes, encap: Encapsulation | None) -> int:
     return raw if encap is _VXLAN else raw >> 4
 
 
-def _shared_vni(vni: int) -> int:
-    got = _vnis.get(vni)
-    if got is not None:
-        return got
-    if len(_vnis) >= 4096:
-        _vnis.clear()
-    _vnis[vni] = vni
-    return vni
+class Path:
+    """An imported route's attributes (the RIB's interned set), peer and data (the NLRI's label,
+    ESI...), with what they mean: ``info`` (of the attributes) and ``vni``, the VNI or label the
+    route gives (type-2: label 1; type-5: its label field; type-3: the PMSI tunnel's; VPN: the
+    first label). One object for every route with the same ones (``shared_path``)."""
+
+    __slots__ = ("attrs", "data", "info", "peer", "vni")
+
+    def __init__(self, attrs: PathAttributes, peer: PeerId, data: bytes, kind: int) -> None:
+        info = attr_info(attrs)
+        self.attrs = attrs
+        self.peer = peer
+        self.data = data
+        self.info = info
+        if kind == T_MAC_IP:
+            self.vni = label_to_vni(data[10:13], info.encap)
+        elif kind == T_PREFIX:
+            self.vni = label_to_vni(data[-3:], info.encap)
+        elif kind == T_IMET:
+            pmsi = attrs.pmsi_tunnel
+            self.vni = label_to_vni(pmsi.label.to_bytes(3, "big"), info.encap) if pmsi else 0
+        else:
+            self.vni = label_to_vni(data[:3], None)
+
+    def same(self, attrs: PathAttributes, peer: PeerId, data: bytes) -> bool:
+        return self.attrs is attrs and self.peer == peer and self.data == data
 
 
-def _tup(v: bytes | RemoteMac | tuple[bytes, ...] | tuple[RemoteMac, ...] | None) -> tuple:  # type: ignore[type-arg]
-    """A ``macs``/``mac_entries`` value (one item is held alone, not in a tuple) as a tuple."""
-    if v is None:
+# (id of the attributes, peer, data, route kind) -> the shared Path (which holds the attributes,
+# so the id is not reused while cached)
+_path_cache: dict[tuple[int, PeerId, bytes, int], Path] = {}
+
+
+def shared_path(attrs: PathAttributes, peer: PeerId, data: bytes, kind: int) -> Path:
+    """The ``Path`` of a route of ``kind`` (an E-VPN route type, or ``T_VPN``)."""
+    ck = (id(attrs), peer, data, kind)
+    path = _path_cache.get(ck)
+    if path is None:
+        path = Path(attrs, peer, data, kind)
+        if len(_path_cache) >= _CACHE_MAX:
+            _path_cache.clear()
+        _path_cache[ck] = path
+    return path
+
+
+def _mac_entry(key: bytes, path: Path) -> RemoteMac:
+    """The data-plane entry of a type-2 route: its MAC (and IP) behind the route's VTEP."""
+    return remote_mac(key, path.info.vtep, path.vni)
+
+
+class _MacRoutes:
+    """A MAC that is not simply one route programmed as its entry: the keys of its routes and
+    the entries given to the driver (none while a MAC attached here wins)."""
+
+    __slots__ = ("entries", "keys")
+
+    def __init__(self, keys: tuple[bytes, ...], entries: tuple[RemoteMac, ...]) -> None:
+        self.keys = keys
+        self.entries = entries
+
+
+# what ImportTable.macs holds per MAC: its only route, programmed as this entry; or _MacRoutes
+MacState = RemoteMac | _MacRoutes
+
+
+def _keys_of(state: MacState | None) -> tuple[bytes, ...]:
+    if state is None:
         return ()
-    if type(v) is tuple:
-        return v
-    return (v,)
+    if type(state) is RemoteMac:
+        return (state.route_key,)
+    assert isinstance(state, _MacRoutes)
+    return state.keys
+
+
+def _entries_of(state: MacState | None) -> tuple[RemoteMac, ...]:
+    if state is None:
+        return ()
+    if type(state) is RemoteMac:
+        return (state,)
+    assert isinstance(state, _MacRoutes)
+    return state.entries
 
 
 def _dest_text(dest: bytes) -> str:
@@ -170,6 +234,11 @@ def _t5_dest(key: bytes) -> bytes:
     plen = key[13]
     addr = key[14:]
     return bytes((4 if len(addr) == 4 else 6, plen)) + addr[: (plen + 7) >> 3]
+
+
+def _mac_of(key: bytes) -> bytes:
+    """The MAC (6 octets) of a type-2 key."""
+    return key[14:20]
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,31 +293,6 @@ class ImportedDestination:
         }
 
 
-def _unpack(
-    change: RouteChange,
-) -> tuple[
-    ChangeKind,
-    bytes,
-    PathAttributes | None,
-    bytes | None,
-    PeerId | None,
-    PathAttributes | None,
-    bytes | None,
-    PeerId | None,
-]:
-    r, p = change.route, change.previous
-    return (
-        change.kind,
-        change.key,
-        r.attributes if r is not None else None,
-        r.data if r is not None else None,
-        r.peer_id if r is not None else None,
-        p.attributes if p is not None else None,
-        p.data if p is not None else None,
-        p.peer_id if p is not None else None,
-    )
-
-
 class ImportTable:
     """The imported routes of one instance and the desired state derived from them."""
 
@@ -277,31 +321,18 @@ class ImportTable:
         self.paths: dict[bytes, Path] = {}
         self.dests: dict[bytes, tuple[bytes, ...]] = {}
         self.routes: dict[bytes, RemoteRoute] = {}
-        # by MAC (its text, the string the RemoteMac entries hold too): the keys of its routes,
-        # the entries given to the driver (one alone, several in a tuple: most MACs have one)
-        self.macs: dict[str, bytes | tuple[bytes, ...]] = {}
-        self.mac_entries: dict[str, RemoteMac | tuple[RemoteMac, ...]] = {}
-        self.local_seq: dict[str, int] = {}
-        self.local_winning: dict[str, bool] = {}
+        # by MAC (6 octets): its routes and the entries given to the driver (see MacState)
+        self.macs: dict[bytes, MacState] = {}
+        self.local_seq: dict[bytes, int] = {}
+        self.local_winning: dict[bytes, bool] = {}
         self.flood_keys: dict[bytes, str] = {}
         self.flood_count: dict[str, int] = {}
 
     # ---------------------------------------------------------------- RIB callbacks
-    # Internal keys: the wire key, with VPNv6 keys tagged 0xff in front (a VPNv4 and a VPNv6
-    # /32 can have the same wire key). E-VPN keys (types 2, 3, 5) are at least 18 octets,
-    # VPNv4 keys at most 13, so the kind of an internal key is known from its shape.
-
-    def on_vpnv4(self, change: RouteChange) -> None:
-        self._on_change(change.key, False, *_unpack(change))
-
-    def on_vpnv6(self, change: RouteChange) -> None:
-        self._on_change(b"\xff" + change.key, False, *_unpack(change))
-
-    def on_evpn(self, change: RouteChange) -> None:
-        if change.key[0] in self.evpn_types:
-            self._on_change(change.key, True, *_unpack(change))
-
-    # the same, for ``Rib.subscribe_raw`` (what the instance uses)
+    # For ``Rib.subscribe_raw``. Internal keys: the wire key, with VPNv6 keys tagged 0xff in
+    # front (a VPNv4 and a VPNv6 /32 can have the same wire key). E-VPN keys (types 2, 3, 5) are
+    # at least 18 octets, VPNv4 keys at most 13, so the kind of an internal key is known from its
+    # shape.
 
     def raw_vpnv4(
         self,
@@ -343,34 +374,25 @@ class ImportTable:
         t = key[0]
         if t not in self.evpn_types:
             return
-        if (
-            t == T_MAC_IP
-            and kind is _ADDED
-            and attrs is not None
-            and peer is not None
-            and peer != LOCAL_PEER
-            and key not in self.paths
-        ):
-            # the common case: a type-2 route of a MAC not seen yet (what _on_change and
-            # _mac_changed do for it, kept short)
-            mac = key[14:20].hex(":")
-            macs = self.macs
-            if mac not in macs and mac not in self.local_seq and mac not in self.mac_entries:
-                if data is None:
-                    data = b""
-                self.paths[key] = (attrs, peer, data)
-                macs[mac] = key
-                info = attr_info(attrs)
-                iplen = key[20] >> 3
-                entry = RemoteMac(
-                    mac,
-                    info.vtep,
-                    _shared_vni(label_to_vni(data[10:13], info.encap)),
-                    ip_to_text(key[21 : 21 + iplen]) if iplen else None,
-                )
-                self.mac_entries[mac] = entry
-                self.emit(RemoteMacAdded(self.instance_id, entry))
-                return
+        if t == T_MAC_IP and kind is _ADDED and attrs is not None and peer is not None:
+            # the common cases, kept short: the same route again (a route carrying several of
+            # our RTs is reported once per RT), and a remote route of a MAC not seen yet (what
+            # _on_change and _mac_changed do for it)
+            if data is None:
+                data = b""
+            cur = self.paths.get(key)
+            if cur is not None:
+                if cur.same(attrs, peer, data):
+                    return
+            elif peer != LOCAL_PEER:
+                mac = key[14:20]
+                macs = self.macs
+                if mac not in macs and mac not in self.local_seq:
+                    path = shared_path(attrs, peer, data, T_MAC_IP)
+                    self.paths[key] = path
+                    entry = macs[mac] = _mac_entry(key, path)
+                    self.emit(RemoteMacAdded(self.instance_id, entry))
+                    return
         self._on_change(key, True, kind, key, attrs, data, peer, p_attrs, p_data, p_peer)
 
     def _on_change(
@@ -394,9 +416,8 @@ class ImportTable:
             if (
                 cur is None
                 or p_attrs is None
-                or cur[0] is not p_attrs
-                or cur[1] != p_peer
-                or cur[2] != (p_data or b"")
+                or p_peer is None
+                or not cur.same(p_attrs, p_peer, p_data or b"")
             ):
                 return
             del paths[ik]
@@ -412,25 +433,17 @@ class ImportTable:
             return
         if data is None:
             data = b""
-        if cur is not None and cur[0] is attrs and cur[1] == peer and cur[2] == data:
+        if cur is not None and cur.same(attrs, peer, data):
             return
-        paths[ik] = (attrs, peer, data)
+        paths[ik] = shared_path(attrs, peer, data, key[0] if evpn else T_VPN)
         if not evpn:
             self._ip_touched(_vpn_dest(ik), ik, True)
             return
         t = key[0]
         if t == T_MAC_IP:
-            mac = key[14:20].hex(":")
-            macs = self.macs
-            keys = macs.get(mac)
-            if keys is None:
-                macs[mac] = key
-            elif type(keys) is bytes:
-                if keys != key:
-                    macs[mac] = (keys, key)
-            elif key not in keys:
-                macs[mac] = (*keys, key)
-            self._mac_changed(mac)
+            mac = _mac_of(key)
+            keys = _keys_of(self.macs.get(mac))
+            self._mac_changed(mac, keys if key in keys else (*keys, key))
         elif t == T_IMET:
             self._flood_set(key, attrs)
         elif t == T_PREFIX:
@@ -442,15 +455,8 @@ class ImportTable:
             return
         t = ik[0]
         if t == T_MAC_IP:
-            mac = ik[14:20].hex(":")
-            keys = tuple(k for k in _tup(self.macs.get(mac)) if k != ik)
-            if len(keys) > 1:
-                self.macs[mac] = keys
-            elif keys:
-                self.macs[mac] = keys[0]
-            else:
-                self.macs.pop(mac, None)
-            self._mac_changed(mac)
+            mac = _mac_of(ik)
+            self._mac_changed(mac, tuple(k for k in _keys_of(self.macs.get(mac)) if k != ik))
         elif t == T_IMET:
             self._flood_unset(ik)
         elif t == T_PREFIX:
@@ -459,7 +465,7 @@ class ImportTable:
     def purge(self, keep: Callable[[AttrInfo], bool]) -> None:
         """Drop the routes whose attributes ``keep`` refuses (an import RT was removed)."""
         for ik, path in list(self.paths.items()):
-            if not keep(attr_info(path[0])):
+            if not keep(path.info):
                 del self.paths[ik]
                 self._gone(ik)
 
@@ -491,32 +497,30 @@ class ImportTable:
         paths = self.paths
         best = keys[0]
         ba = paths[best]
-        bs = src(ba[1])
+        bs = src(ba.peer)
         for k in keys[1:]:
             p = paths[k]
-            s = src(p[1])
-            if compare(p[0], s, ba[0], bs, policy)[0] < 0:
+            s = src(p.peer)
+            if compare(p.attrs, s, ba.attrs, bs, policy)[0] < 0:
                 best, ba, bs = k, p, s
         out = [best]
         for k in keys:
             if k is best:
                 continue
             p = paths[k]
-            if compare(p[0], src(p[1]), ba[0], bs, policy)[1] > MULTIPATH_LAST_STEP:
+            if compare(p.attrs, src(p.peer), ba.attrs, bs, policy)[1] > MULTIPATH_LAST_STEP:
                 out.append(k)
         return out
 
     def _next_hop(self, key: bytes) -> NextHop:
-        attrs, peer, data = self.paths[key]
-        info = attr_info(attrs)
-        # E-VPN type-5: a 24-bit field (a raw VNI with VXLAN); VPN: a label stack (always a label)
-        vni = label_to_vni(data[-3:], info.encap) if _is_evpn(key) else label_to_vni(data[:3], None)
+        path = self.paths[key]
+        info = path.info
         return NextHop(
             info.vtep,
-            vni,
+            path.vni,
             info.router_mac,
             info.encap or Encapsulation.MPLS,
-            peer == LOCAL_PEER,
+            path.peer == LOCAL_PEER,
         )
 
     def _ip_best(self, dest: bytes) -> None:
@@ -537,91 +541,62 @@ class ImportTable:
             self.routes[dest] = new
             self.emit(RemoteRouteSet(self.instance_id, new))
         if self.on_best is not None:
-            self.on_best(prefix, tuple(self.paths[k][0] for k in chosen))
+            self.on_best(prefix, tuple(self.paths[k].attrs for k in chosen))
 
     # ---------------------------------------------------------------- E-VPN MACs
 
     def local_sequence(self, raw: bytes) -> int:
         """The sequence number of a MAC attached here (0 when not claimed)."""
-        return self.local_seq.get(raw.hex(":"), 0)
+        return self.local_seq.get(raw, 0)
 
     def claim_local(self, raw: bytes, fresh: bool) -> int:
         """A MAC attached here (``fresh``) or attached again: its sequence number, S+1 when a
         remote route with sequence S holds it (RFC7432 15.1: the MAC moved here)."""
-        mac = raw.hex(":")
-        seqs = [attr_info(self.paths[k][0]).seq for k in _tup(self.macs.get(mac))]
-        seq = self.local_seq.get(mac, 0)
-        if seqs and (fresh or not self.local_winning.get(mac, True)):
+        keys = _keys_of(self.macs.get(raw))
+        seqs = [self.paths[k].info.seq for k in keys]
+        seq = self.local_seq.get(raw, 0)
+        if seqs and (fresh or not self.local_winning.get(raw, True)):
             seq = max(seq, max(seqs) + 1)
-        self.local_seq[mac] = seq
-        self.local_winning[mac] = True
-        self._mac_changed(mac, notify=False)
-        return self.local_seq[mac]
+        self.local_seq[raw] = seq
+        self.local_winning[raw] = True
+        self._mac_changed(raw, keys, notify=False)
+        return self.local_seq[raw]
 
     def release_local(self, raw: bytes) -> None:
-        mac = raw.hex(":")
-        self.local_seq.pop(mac, None)
-        self.local_winning.pop(mac, None)
-        self._mac_changed(mac, notify=False)
+        self.local_seq.pop(raw, None)
+        self.local_winning.pop(raw, None)
+        self._mac_changed(raw, _keys_of(self.macs.get(raw)), notify=False)
 
     def local_wins(self, raw: bytes) -> bool:
-        return self.local_winning.get(raw.hex(":"), False)
+        return self.local_winning.get(raw, False)
 
-    def _mac_changed(self, mac: str, notify: bool = True) -> None:
-        found = self.macs.get(mac)
+    def _mac_changed(self, mac: bytes, keys: tuple[bytes, ...], notify: bool = True) -> None:
+        """``keys`` are now the routes of ``mac``: program the winner's entries (RFC7432 15)."""
         paths = self.paths
-        if type(found) is bytes and mac not in self.local_seq:  # the common case, kept short
-            k = found
-            attrs, _, data = paths[k]
-            info = attr_info(attrs)
-            iplen = k[20] >> 3
-            entry = RemoteMac(
-                mac,
-                info.vtep,
-                _shared_vni(label_to_vni(data[10:13], info.encap)),
-                ip_to_text(k[21 : 21 + iplen]) if iplen else None,
-            )
-            iid = self.instance_id
-            held = self.mac_entries.get(mac)
-            if held is not None:
-                if held == entry:
-                    return
-                for e in _tup(held):
-                    self.emit(RemoteMacRemoved(iid, e))
-            self.mac_entries[mac] = entry
-            self.emit(RemoteMacAdded(iid, entry))
-            return
-        keys: tuple[bytes, ...] = _tup(found)
         win_seq = -1
         win_ip = b""
         for k in keys:
-            info = attr_info(paths[k][0])
+            info = paths[k].info
             if info.seq > win_seq or (info.seq == win_seq and info.vtep_raw < win_ip):
                 win_seq, win_ip = info.seq, info.vtep_raw
         local = self.local_seq.get(mac)
-        entries: tuple[RemoteMac, ...] = ()
         local_wins = local is not None and (
             not keys or local > win_seq or (local == win_seq and self.vtep_raw < win_ip)
         )
-        if not local_wins and keys:
-            out = []
-            for k in keys:
-                attrs, _, data = paths[k]
-                info = attr_info(attrs)
-                if info.vtep_raw == win_ip:
-                    iplen = k[20] >> 3
-                    ip = ip_to_text(k[21 : 21 + iplen]) if iplen else None
-                    vni = _shared_vni(label_to_vni(data[10:13], info.encap))
-                    out.append(RemoteMac(mac, info.vtep, vni, ip))
-            entries = tuple(out)
-        old: tuple[RemoteMac, ...] = _tup(self.mac_entries.get(mac))
+        entries: tuple[RemoteMac, ...] = ()
+        if not local_wins:
+            entries = tuple(
+                _mac_entry(k, p) for k in keys if (p := paths[k]).info.vtep_raw == win_ip
+            )
+        state = self.macs.get(mac)
+        old = _entries_of(state)
+        if not keys:
+            self.macs.pop(mac, None)
+        elif len(keys) == 1 and len(entries) == 1:
+            self.macs[mac] = entries[0]
+        else:
+            self.macs[mac] = _MacRoutes(keys, entries)
         if entries != old:
-            if len(entries) > 1:
-                self.mac_entries[mac] = entries
-            elif entries:
-                self.mac_entries[mac] = entries[0]
-            else:
-                del self.mac_entries[mac]
             iid = self.instance_id
             for e in old:
                 if e not in entries:
@@ -632,7 +607,7 @@ class ImportTable:
         if local is not None and self.local_winning.get(mac) != local_wins:
             self.local_winning[mac] = local_wins
             if notify and self.on_local_mac is not None:
-                self.on_local_mac(bytes.fromhex(mac.replace(":", "")), local_wins)
+                self.on_local_mac(mac, local_wins)
 
     # ---------------------------------------------------------------- flood list
 
@@ -670,8 +645,8 @@ class ImportTable:
     # ---------------------------------------------------------------- views
 
     def remote_macs(self) -> Iterator[RemoteMac]:
-        for entries in self.mac_entries.values():
-            yield from _tup(entries)
+        for state in self.macs.values():
+            yield from _entries_of(state)
 
     def flood(self) -> frozenset[str]:
         return frozenset(self.flood_count)
@@ -684,14 +659,14 @@ class ImportTable:
             paths = [self._path_view(k, k in chosen, ecmp and k in chosen) for k in keys]
             paths.sort(key=lambda p: not p.chosen)
             out.append(ImportedDestination("prefix", _dest_text(dest), tuple(paths)))
-        for mac, found in self.macs.items():
-            chosen_hops = {(e.vtep, e.ip) for e in _tup(self.mac_entries.get(mac))}
-            views = [self._path_view(k, False, False) for k in _tup(found)]
+        for mac, state in self.macs.items():
+            chosen_hops = {(e.vtep, e.ip) for e in _entries_of(state)}
+            views = [self._path_view(k, False, False) for k in _keys_of(state)]
             paths = [
                 dataclasses.replace(p, chosen=(p.next_hop, p.ip) in chosen_hops) for p in views
             ]
             paths.sort(key=lambda p: not p.chosen)
-            out.append(ImportedDestination("mac", mac, tuple(paths)))
+            out.append(ImportedDestination("mac", mac_to_text(mac), tuple(paths)))
         if self.flood_keys:
             out.append(
                 ImportedDestination(
@@ -703,36 +678,29 @@ class ImportTable:
         return out
 
     def _path_view(self, ik: bytes, chosen: bool, ecmp: bool) -> ImportedPath:
-        attrs, peer, data = self.paths[ik]
-        info = attr_info(attrs)
+        path = self.paths[ik]
+        info = path.info
         mac = ip = None
         seq = None
         if _is_evpn(ik):
-            evpn = route_from_wire(EVPN, ik, data)
+            evpn = route_from_wire(EVPN, ik, path.data)
             assert isinstance(evpn, EvpnRoute)
             route: VpnRoute | EvpnRoute = evpn
             if ik[0] == T_MAC_IP:
                 mac = mac_to_text(evpn.mac)
                 ip = ip_to_text(evpn.ip) if evpn.ip else None
                 seq = info.seq
-                vni = label_to_vni(data[10:13], info.encap)
-            elif ik[0] == T_IMET:
-                pmsi = attrs.pmsi_tunnel
-                vni = label_to_vni(pmsi.label.to_bytes(3, "big"), info.encap) if pmsi else 0
-            else:
-                vni = self._next_hop(ik).vni
         else:
             fam, key = (VPNV6, ik[1:]) if ik[0] == 0xFF else (VPNV4, ik)
-            vpn = route_from_wire(fam, key, data)
+            vpn = route_from_wire(fam, key, path.data)
             assert isinstance(vpn, VpnRoute)
-            vni = self._next_hop(ik).vni
-            route = VpnRoute(vpn.rd, vpn.prefix, (vni,))
+            route = VpnRoute(vpn.rd, vpn.prefix, (path.vni,))
         return ImportedPath(
             route=str(route),
             rd=str(route.rd),
             next_hop=info.vtep,
-            vni=vni,
-            peer=peer,
+            vni=path.vni,
+            peer=path.peer,
             encapsulation=info.encap.value if info.encap else None,
             router_mac=info.router_mac,
             mac=mac,
@@ -740,7 +708,7 @@ class ImportTable:
             sequence=seq,
             chosen=chosen,
             ecmp=ecmp,
-            local=peer == LOCAL_PEER,
+            local=path.peer == LOCAL_PEER,
         )
 
     def clear(self) -> None:
@@ -748,6 +716,5 @@ class ImportTable:
         self.dests.clear()
         self.routes.clear()
         self.macs.clear()
-        self.mac_entries.clear()
         self.flood_keys.clear()
         self.flood_count.clear()
