@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bgpvpn.rib import ChangeKind, RouteChange, membership_key
+from bgpvpn.rib import ChangeKind, Rib, RouteChange, membership_key
 from bgpvpn.wire import UpdateMessage, decode_message, end_of_rib
 from bgpvpn.wire.errors import ErrorAction, UpdateProblem
 from bgpvpn.wire.family import IPV4_UNICAST, RTC, VPNV4
@@ -205,6 +205,45 @@ def test_subscribe_raw_delivers_what_subscribe_does() -> None:
     kinds = [c[0] for c in subs[rt(1)][1]]
     assert ChangeKind.ADDED in kinds and ChangeKind.REMOVED in kinds
     assert ChangeKind.REPLACED in [c[0] for c in subs[None][1]]
+
+
+def test_raw_subscribers_of_new_destinations_with_several_route_targets() -> None:
+    """Only raw subscriptions (new destinations take a short path, derived once per UPDATE): a
+    route carrying two route targets (one twice) reaches each matching subscription once, as
+    ``subscribe`` delivers it on a twin RIB; a subscription made by a callback in the middle of
+    an UPDATE gets that UPDATE's later routes."""
+    got: dict[str, dict[bytes | None, list[tuple[object, ...]]]] = {"rich": {}, "raw": {}}
+    late: list[tuple[object, ...]] = []
+    a12 = vpn_attrs(rt(1), rt(2), rt(1))
+    a2 = vpn_attrs(rt(2))
+    keys = [vpn_key(1), vpn_key(2), vpn_key(3)]
+    for kind, out in got.items():
+        rib = new_rib()
+        src = peer(1, 65001)
+        rib.peer_up(src, frozenset({VPNV4}))
+        for want in (rt(1), rt(2), rt(3), None):
+            seen = out[want] = []
+            if kind == "rich":
+                rib.subscribe(VPNV4, want, lambda c, o=seen: o.append((c.kind, c.key)))
+            else:
+                rib.subscribe_raw(VPNV4, want, lambda *a, o=seen: o.append((a[0], a[1])))
+        if kind == "raw":
+
+            def subscribe_late(*a: object, r: Rib = rib) -> None:
+                if a[1] == vpn_key(1) and not late:
+                    late.append(a)
+                    r.subscribe_raw(VPNV4, rt(2), lambda *b: late.append(b), replay=False)
+
+            rib.subscribe_raw(VPNV4, rt(1), subscribe_late)
+        send(rib, src, keys, a12, VPNV4, [LABEL] * 3)  # type: ignore[arg-type]
+        send(rib, src, [vpn_key(4)], a2, VPNV4, [LABEL])  # type: ignore[arg-type]
+    assert got["raw"] == got["rich"]
+    added = ChangeKind.ADDED
+    assert got["raw"][rt(1)] == [(added, k) for k in keys]
+    assert got["raw"][rt(2)] == [(added, k) for k in [*keys, vpn_key(4)]]
+    assert got["raw"][rt(3)] == []
+    assert got["raw"][None] == got["raw"][rt(2)]
+    assert [(c[0], c[1]) for c in late[1:]] == [(added, k) for k in [*keys[1:], vpn_key(4)]]
 
 
 def test_graceful_restart_stale_and_sweep() -> None:

@@ -283,6 +283,7 @@ class _LocRib:
         "rts_seen",
         "sources",
         "subs",
+        "subs_version",
         "wide",
     )
 
@@ -294,6 +295,7 @@ class _LocRib:
         self.base = 0
         self.readers: list[_AdjOut] = []
         self.subs: dict[bytes | None, list[Subscription]] = {}
+        self.subs_version = 0  # counts the changes of ``subs`` (what was derived from it is old)
         # every route target a route of this family has carried (only grows): a subscription
         # to one never seen has nothing to replay, so it skips the scan of the table. Kept per
         # block of routes (an UPDATE's routes share one attribute set), not per route.
@@ -662,6 +664,10 @@ class Rib:
         notify = bool(loc.subs)
         multi = len(loc.sources) > 1
         wide = loc.wide
+        pid = peer.peer_id
+        # the raw callbacks of a new destination (derived once per block, see _added_callbacks)
+        added: list[RawCallback] | None = None
+        added_version = -1
         d: bytes | None = None
         for i, key in enumerate(keys):
             if datas is not None:
@@ -685,7 +691,14 @@ class Rib:
                 if log is not None:
                     log.append(key)
                 if notify:
-                    self._notify_added(loc, family, key, adj, attrs, d)
+                    if added_version != loc.subs_version:
+                        added_version = loc.subs_version
+                        added = self._added_callbacks(loc, attrs)
+                    if added is None:
+                        self._notify(loc, family, key, None, None, None)
+                    else:
+                        for raw in added:
+                            raw(_ADDED, key, attrs, d, pid, None, None, None)
             elif cur is adj:
                 old = a_attrs[key]
                 old_d = a_data.get(key)
@@ -934,6 +947,7 @@ class Rib:
         sub = Subscription(family, route_target, callback)
         loc = self._locrib(family)
         loc.subs.setdefault(route_target, []).append(sub)
+        loc.subs_version += 1
         if replay and loc.may_hold(route_target):
             for key, adj in loc.best_items():
                 attrs = adj.attrs_of(key)
@@ -965,6 +979,7 @@ class Rib:
         sub = Subscription(family, route_target, _no_callback, callback)
         loc = self._locrib(family)
         loc.subs.setdefault(route_target, []).append(sub)
+        loc.subs_version += 1
         if replay and loc.may_hold(route_target):
             added = ChangeKind.ADDED
             for key, adj in loc.best_items():
@@ -982,35 +997,26 @@ class Rib:
         subs = loc.subs.get(sub.route_target)
         if subs and sub in subs:
             subs.remove(sub)
+            loc.subs_version += 1
             if not subs:
                 del loc.subs[sub.route_target]
 
     def _paths_for(self, family: Family, key: bytes, route: RouteEntry) -> tuple[RouteEntry, ...]:
         return self.multipath_set(family, key) if self.multipath else (route,)
 
-    def _notify_added(
-        self,
-        loc: _LocRib,
-        family: Family,
-        key: bytes,
-        adj: _AdjIn,
-        attrs: PathAttributes,
-        data: bytes | None,
-    ) -> None:
-        """``_notify`` of a new destination (``adj`` its only path): the common case, one raw
-        subscription for the route's single route target, done here directly."""
+    def _added_callbacks(self, loc: _LocRib, attrs: PathAttributes) -> list[RawCallback] | None:
+        """The callbacks ``_notify`` calls, in order, for a new destination whose only path has
+        ``attrs``: each subscription to every route and to one of its route targets gets it as
+        ADDED. None when one of them is not raw (``_notify`` builds its ``RouteChange``). The
+        routes of an UPDATE share one attribute set: derived once for all of them."""
         subs = loc.subs
-        rts = self._route_targets(attrs)
-        if len(rts) == 1 and None not in subs:
-            got = subs.get(rts[0])
-            if not got:
-                return
-            if len(got) == 1:
-                raw = got[0].raw
-                if raw is not None:
-                    raw(_ADDED, key, attrs, data, adj.peer.peer_id, None, None, None)
-                    return
-        self._notify(loc, family, key, None, None, None)
+        out: list[RawCallback] = []
+        for rt in (None, *dict.fromkeys(self._route_targets(attrs))):
+            for sub in subs.get(rt, ()):
+                if sub.raw is None:
+                    return None
+                out.append(sub.raw)
+        return out
 
     def _notify(
         self,
