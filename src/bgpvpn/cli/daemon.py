@@ -12,8 +12,10 @@ from typing import Annotated
 import typer
 import uvicorn
 
+from bgpvpn.api import fasthttp
 from bgpvpn.api.app import create_app
 from bgpvpn.api.context import LogBuffer
+from bgpvpn.api.fasthttp import FastHttpProtocol
 from bgpvpn.config import Config, ConfigError, load_config
 from bgpvpn.service import DriverUnavailable, Service
 from bgpvpn.store.sqlite import StoreError
@@ -78,6 +80,7 @@ async def run_daemon(service: Service, log_level: str = "info") -> None:
             lifespan="off",
             access_log=False,
             proxy_headers=False,
+            http=FastHttpProtocol if fasthttp.usable() else "httptools",
         )
     )
     stop = asyncio.Event()

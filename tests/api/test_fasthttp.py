@@ -1,0 +1,206 @@
+"""``FastHttpProtocol`` over real sockets: the fast routes answered in place give what uvicorn's
+own protocol gives (status, JSON, headers that matter), keep-alive, ``Connection: close``,
+pipelining behind a slow request, ``Expect: 100-continue`` and the 422 fallback all behave."""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import uvicorn
+
+from bagpipe.harness import make_app, make_ctx
+from bgpvpn.api import fasthttp
+from bgpvpn.api.fasthttp import FastHttpProtocol
+
+pytestmark = pytest.mark.skipif(not fasthttp.usable(), reason="uvicorn internals changed")
+
+
+class Server:
+    """uvicorn in a thread of its own, on a free loopback port."""
+
+    def __init__(self, protocol: Any) -> None:
+        self.ctx = make_ctx()
+        self.changed = 0
+        base = self.ctx.changed
+
+        def changed() -> None:
+            self.changed += 1
+            base()
+
+        self.ctx.changed = changed  # type: ignore[method-assign]
+        app = make_app(self.ctx)
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        sock.close()
+        self.server = uvicorn.Server(
+            uvicorn.Config(
+                app,
+                host="127.0.0.1",
+                port=self.port,
+                http=protocol,
+                log_level="warning",
+                lifespan="off",
+                access_log=False,
+                proxy_headers=False,
+            )
+        )
+        self.thread = threading.Thread(target=lambda: asyncio.run(self.server.serve()), daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@pytest.fixture
+def servers() -> Iterator[tuple[Server, Server]]:
+    fast, plain = Server(FastHttpProtocol), Server("httptools")
+    try:
+        yield fast, plain
+    finally:
+        fast.stop()
+        plain.stop()
+
+
+def _attach(n: int, **more: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "instance_id": "ev",
+        "instance_type": "evpn",
+        "port": f"tap{n}",
+        "mac": f"52:54:00:00:00:{n:02x}",
+        "ips": [f"198.51.100.{n}/24"],
+        "route_targets": ["64512:1"],
+    }
+    body.update(more)
+    return body
+
+
+def _call(
+    conn: http.client.HTTPConnection,
+    method: str,
+    path: str,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, Any, http.client.HTTPResponse]:
+    raw = json.dumps(body).encode() if body is not None else None
+    conn.request(
+        method, path, body=raw, headers={"Content-Type": "application/json", **(headers or {})}
+    )
+    resp = conn.getresponse()
+    data = json.loads(resp.read())
+    if isinstance(data, dict):
+        data.pop("request_id", None)
+    return resp.status, data, resp
+
+
+def test_same_answers_as_uvicorns_protocol(servers: tuple[Server, Server]) -> None:
+    fast, plain = servers
+    calls: list[tuple[str, str, Any]] = [
+        ("POST", "/v1/attach", _attach(1)),
+        ("POST", "/v1/attach", _attach(2, mac="zz")),  # 400
+        ("POST", "/v1/attach", _attach(3, bogus=1)),  # 422: FastAPI's
+        ("POST", "/v1/detach", {"instance_id": "ev", "port": "nope"}),  # 404
+        ("GET", "/v1/instances", None),
+        ("POST", "/attach_localport", {"vpn_instance_id": "x"}),  # BaGPipe 400
+        ("POST", "/v1/detach", {"instance_id": "ev", "port": "tap1"}),
+    ]
+    a = http.client.HTTPConnection("127.0.0.1", fast.port, timeout=10)
+    b = http.client.HTTPConnection("127.0.0.1", plain.port, timeout=10)
+    for method, path, body in calls:  # one keep-alive connection each
+        sa, da, ra = _call(a, method, path, body)
+        sb, db, rb = _call(b, method, path, body)
+        assert (sa, da) == (sb, db), (method, path)
+        for header in ("content-type", "content-length", "server"):
+            assert ra.getheader(header) == rb.getheader(header), header
+    a.close()
+    b.close()
+    deadline = time.monotonic() + 5  # changed() runs just after the answer is written
+    while fast.changed != plain.changed and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert fast.changed == plain.changed == 5  # after each change, not after the 422 or GET
+
+
+def test_connection_close_and_http10(servers: tuple[Server, Server]) -> None:
+    fast, _ = servers
+    conn = http.client.HTTPConnection("127.0.0.1", fast.port, timeout=10)
+    status, _, resp = _call(conn, "POST", "/v1/attach", _attach(1), {"Connection": "close"})
+    assert status == 200 and resp.getheader("connection") == "close"
+    with socket.create_connection(("127.0.0.1", fast.port), timeout=10) as s:
+        body = json.dumps(_attach(2)).encode()
+        s.sendall(
+            b"POST /v1/attach HTTP/1.0\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+        )
+        got = _read_all(s)
+    assert got.startswith(b"HTTP/1.1 200 OK\r\n") and b"connection: close" in got.lower()
+
+
+def _read_all(s: socket.socket) -> bytes:
+    chunks = []
+    while chunk := s.recv(65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_pipelined_requests_answered_in_order(servers: tuple[Server, Server]) -> None:
+    fast, _ = servers
+    reqs = []
+    for method, path, body in (
+        ("GET", "/v1/instances", b""),
+        ("POST", "/v1/attach", json.dumps(_attach(1)).encode()),
+        ("POST", "/v1/attach", json.dumps(_attach(2)).encode()),
+        ("GET", "/ping", b""),
+    ):
+        reqs.append(
+            f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n".encode()
+            + b"\r\n"
+            + body
+        )
+    reqs[-1] = reqs[-1].replace(b"Host: x\r\n", b"Host: x\r\nConnection: close\r\n")
+    with socket.create_connection(("127.0.0.1", fast.port), timeout=10) as s:
+        s.sendall(b"".join(reqs))  # all at once
+        got = _read_all(s)
+    parts = got.split(b"HTTP/1.1 ")[1:]
+    assert [p[:3] for p in parts] == [b"200"] * 4
+    assert b"[]" in parts[0]  # the list came first, before the attaches
+    assert b"tap1" in parts[1] or b"52:54:00:00:00:01" in parts[1]
+    assert b"52:54:00:00:00:02" in parts[2]
+    assert fast.ctx.boot_id.encode() in parts[3]
+
+
+def test_expect_100_continue_and_split_body(servers: tuple[Server, Server]) -> None:
+    fast, _ = servers
+    body = json.dumps(_attach(1)).encode()
+    with socket.create_connection(("127.0.0.1", fast.port), timeout=10) as s:
+        s.sendall(
+            b"POST /v1/attach HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Expect: 100-continue\r\nConnection: close\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body)
+        )
+        assert s.recv(100).startswith(b"HTTP/1.1 100 Continue")
+        s.sendall(body)
+        assert _read_all(s).startswith(b"HTTP/1.1 200 OK")
+    with socket.create_connection(("127.0.0.1", fast.port), timeout=10) as s:
+        body = json.dumps(_attach(2)).encode()
+        s.sendall(
+            b"POST /v1/attach HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body) + body[:10]
+        )
+        time.sleep(0.05)  # the body in two reads
+        s.sendall(body[10:])
+        assert _read_all(s).startswith(b"HTTP/1.1 200 OK")
+    assert len(fast.ctx.vpn.instance("ev").ports) == 2
