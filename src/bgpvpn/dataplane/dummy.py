@@ -87,22 +87,25 @@ class DummyDriver:
 
     def apply(self, changes: Sequence[Change]) -> None:
         self.batches += 1
+        self.changes += len(changes)
+        st = self._state
         for change in changes:
-            self.changes += 1
+            # remote MACs (one change per imported route) here, the rest in _apply_one
+            t = type(change)
             try:
-                self._apply_one(change)
+                if t is RemoteMacAdded:
+                    st[change.instance_id].macs.add(change.entry)  # type: ignore[union-attr]
+                elif t is RemoteMacRemoved:
+                    st[change.instance_id].macs.discard(change.entry)  # type: ignore[union-attr]
+                else:
+                    self._apply_one(change)
             except KeyError as exc:  # a change for an instance it does not have
                 self.errors += 1
                 log.warning("dummy driver %s: %r: unknown %s", self.name, change, exc)
 
     def _apply_one(self, c: Change) -> None:
         st = self._state
-        t = type(c)
-        if t is RemoteMacAdded:
-            st[c.instance_id].macs.add(c.entry)  # type: ignore[union-attr]
-        elif t is RemoteMacRemoved:
-            st[c.instance_id].macs.discard(c.entry)  # type: ignore[union-attr]
-        elif isinstance(c, InstanceCreated):
+        if isinstance(c, InstanceCreated):
             old = st.get(c.config.instance_id)
             if old is None:
                 st[c.config.instance_id] = _Programmed(c.config)
