@@ -156,15 +156,19 @@ def _prefix(net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> Prefix:
 def vpn_route(
     ctx: AdvertContext, net: ipaddress.IPv4Network | ipaddress.IPv6Network, attrs: PathAttributes
 ) -> Advert:
-    prefix = _prefix(net)
+    return vpn_prefix_route(ctx, _prefix(net), attrs)
+
+
+def vpn_prefix_route(ctx: AdvertContext, prefix: Prefix, attrs: PathAttributes) -> Advert:
     route = VpnRoute(ctx.rd, prefix, (ctx.vni,))
     key = bytes((prefix.length,)) + ctx.rd.raw + prefix.body()
     return Advert(
-        VPNV4 if net.version == 4 else VPNV6,
+        VPNV4 if prefix.afi == AFI.IPV4 else VPNV6,
         key,
         vpn_label_field(ctx.vni),
         attrs,
         route,
+        f"{ctx.rd_text}:{prefix} label {ctx.vni}",  # str(route), without formatting the RD
     )
 
 
@@ -183,23 +187,26 @@ def type5_route(
     return Advert(EVPN, key, data, attrs, route)
 
 
-def _networks(
-    att: PortAttachment, subnets: bool
-) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    out: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+def _port_prefixes(att: PortAttachment, subnets: bool) -> list[Prefix]:
+    """A host prefix per port address, and with ``subnets`` the address's subnet, each once."""
+    out: dict[Prefix, None] = {}
     for text in att.ips:
         i = iface(text)
-        if i.host not in out:
-            out.append(i.host)
-        if subnets and i.network != i.host and i.network not in out:
-            out.append(i.network)
-    return out
+        size = len(i.packed)
+        afi = AFI.IPV4 if size == 4 else AFI.IPV6
+        out[Prefix(afi, size * 8, i.packed)] = None
+        if subnets and i.length < size * 8:
+            bits = size * 8
+            mask = ((1 << bits) - 1) ^ ((1 << (bits - i.length)) - 1)
+            net = (int.from_bytes(i.packed, "big") & mask).to_bytes(size, "big")
+            out[Prefix(afi, i.length, net)] = None
+    return list(out)
 
 
 def ipvpn_port_routes(ctx: AdvertContext, att: PortAttachment) -> list[Advert]:
     """A VPNv4/VPNv6 host route per port address, and its subnet with ``advertise_subnet``."""
     attrs = ctx.attrs(router_mac=True, local_pref=att.local_pref)
-    return [vpn_route(ctx, net, attrs) for net in _networks(att, att.advertise_subnet)]
+    return [vpn_prefix_route(ctx, p, attrs) for p in _port_prefixes(att, att.advertise_subnet)]
 
 
 def evpn_port_routes(

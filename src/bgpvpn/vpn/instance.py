@@ -8,6 +8,7 @@ No validation here: the manager checks everything before calling in.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -53,8 +54,15 @@ FamilyKey = tuple[Family, bytes]
 Journal = Callable[[FamilyKey, Advert | None, Advert | None], None]
 
 
+@functools.lru_cache(maxsize=4096)
 def rt_raw(text: str) -> bytes:
     return route_target_from_text(text)
+
+
+@functools.lru_cache(maxsize=64)
+def _packed_address(text: str) -> bytes:
+    """The VTEP's packed form (the same few addresses for every instance)."""
+    return ipaddress.ip_address(text).packed
 
 
 def local_port(instance_id: str, att: PortAttachment) -> LocalPort:
@@ -98,7 +106,7 @@ class Instance:
             rd=rd_obj,
             vni=vni,
             encap=spec.encapsulation,
-            vtep=ipaddress.ip_address(vtep).packed,
+            vtep=_packed_address(vtep),
             router_mac=mac_from_text(router_mac),
             export_rts=tuple(rt_raw(t) for t in spec.export_rts),
             local_pref=spec.local_pref,
