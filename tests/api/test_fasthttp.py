@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import uvicorn
 
+from bagpipe.harness import evpn_attach_body as _evpn
 from bagpipe.harness import make_app, make_ctx
 from bgpvpn.api import fasthttp
 from bgpvpn.api.fasthttp import FastHttpProtocol
@@ -75,19 +76,6 @@ def servers() -> Iterator[tuple[Server, Server]]:
         plain.stop()
 
 
-def _attach(n: int, **more: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "instance_id": "ev",
-        "instance_type": "evpn",
-        "port": f"tap{n}",
-        "mac": f"52:54:00:00:00:{n:02x}",
-        "ips": [f"198.51.100.{n}/24"],
-        "route_targets": ["64512:1"],
-    }
-    body.update(more)
-    return body
-
-
 def _call(
     conn: http.client.HTTPConnection,
     method: str,
@@ -109,9 +97,9 @@ def _call(
 def test_same_answers_as_uvicorns_protocol(servers: tuple[Server, Server]) -> None:
     fast, plain = servers
     calls: list[tuple[str, str, Any]] = [
-        ("POST", "/v1/attach", _attach(1)),
-        ("POST", "/v1/attach", _attach(2, mac="zz")),  # 400
-        ("POST", "/v1/attach", _attach(3, bogus=1)),  # 422: FastAPI's
+        ("POST", "/v1/attach", _evpn(1)),
+        ("POST", "/v1/attach", _evpn(2, mac="zz")),  # 400
+        ("POST", "/v1/attach", _evpn(3, bogus=1)),  # 422: FastAPI's
         ("POST", "/v1/detach", {"instance_id": "ev", "port": "nope"}),  # 404
         ("GET", "/v1/instances", None),
         ("POST", "/attach_localport", {"vpn_instance_id": "x"}),  # BaGPipe 400
@@ -136,10 +124,10 @@ def test_same_answers_as_uvicorns_protocol(servers: tuple[Server, Server]) -> No
 def test_connection_close_and_http10(servers: tuple[Server, Server]) -> None:
     fast, _ = servers
     conn = http.client.HTTPConnection("127.0.0.1", fast.port, timeout=10)
-    status, _, resp = _call(conn, "POST", "/v1/attach", _attach(1), {"Connection": "close"})
+    status, _, resp = _call(conn, "POST", "/v1/attach", _evpn(1), {"Connection": "close"})
     assert status == 200 and resp.getheader("connection") == "close"
     with socket.create_connection(("127.0.0.1", fast.port), timeout=10) as s:
-        body = json.dumps(_attach(2)).encode()
+        body = json.dumps(_evpn(2)).encode()
         s.sendall(
             b"POST /v1/attach HTTP/1.0\r\nContent-Type: application/json\r\n"
             b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
@@ -160,8 +148,8 @@ def test_pipelined_requests_answered_in_order(servers: tuple[Server, Server]) ->
     reqs = []
     for method, path, body in (
         ("GET", "/v1/instances", b""),
-        ("POST", "/v1/attach", json.dumps(_attach(1)).encode()),
-        ("POST", "/v1/attach", json.dumps(_attach(2)).encode()),
+        ("POST", "/v1/attach", json.dumps(_evpn(1)).encode()),
+        ("POST", "/v1/attach", json.dumps(_evpn(2)).encode()),
         ("GET", "/ping", b""),
     ):
         reqs.append(
@@ -184,7 +172,7 @@ def test_pipelined_requests_answered_in_order(servers: tuple[Server, Server]) ->
 
 def test_expect_100_continue_and_split_body(servers: tuple[Server, Server]) -> None:
     fast, _ = servers
-    body = json.dumps(_attach(1)).encode()
+    body = json.dumps(_evpn(1)).encode()
     with socket.create_connection(("127.0.0.1", fast.port), timeout=10) as s:
         s.sendall(
             b"POST /v1/attach HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
@@ -195,7 +183,7 @@ def test_expect_100_continue_and_split_body(servers: tuple[Server, Server]) -> N
         s.sendall(body)
         assert _read_all(s).startswith(b"HTTP/1.1 200 OK")
     with socket.create_connection(("127.0.0.1", fast.port), timeout=10) as s:
-        body = json.dumps(_attach(2)).encode()
+        body = json.dumps(_evpn(2)).encode()
         s.sendall(
             b"POST /v1/attach HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
             b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body) + body[:10]

@@ -8,20 +8,8 @@ import json
 from typing import Any
 
 from bagpipe.harness import Client, Ctx, Response, make_app, make_ctx
+from bagpipe.harness import evpn_attach_body as _evpn
 from bgpvpn.api.fastpath import FastAnswer, FastRoutes, render_json
-
-
-def _evpn(n: int, **more: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "instance_id": "ev",
-        "instance_type": "evpn",
-        "port": f"tap{n}",
-        "mac": f"52:54:00:00:00:{n:02x}",
-        "ips": [f"198.51.100.{n}/24"],
-        "route_targets": ["64512:1"],
-    }
-    body.update(more)
-    return body
 
 
 def _bagpipe(n: int, **more: Any) -> dict[str, Any]:

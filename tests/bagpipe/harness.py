@@ -87,6 +87,20 @@ def make_app(ctx: Ctx, fast_path: bool = True) -> FastAPI:
     return app
 
 
+def evpn_attach_body(n: int, **more: Any) -> dict[str, Any]:
+    """A ``POST /v1/attach`` body: port tapN (MAC and address numbered N) into E-VPN ``ev``."""
+    body: dict[str, Any] = {
+        "instance_id": "ev",
+        "instance_type": "evpn",
+        "port": f"tap{n}",
+        "mac": f"52:54:00:00:00:{n:02x}",
+        "ips": [f"198.51.100.{n}/24"],
+        "route_targets": ["64512:1"],
+    }
+    body.update(more)
+    return body
+
+
 @dataclass
 class Response:
     status: int
