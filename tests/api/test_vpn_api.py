@@ -203,3 +203,13 @@ def test_advertise_learned_field(client: Client, ctx: Ctx) -> None:
     assert ctx.vpn.mac_learned("green", "tap2", "52:54:00:00:00:77", True)
     advertised = client.get("/v1/instances/green").json()["advertised_routes"]
     assert any(a.get("mac") == "52:54:00:00:00:77" for a in advertised), advertised
+    # changed live with PATCH: off withdraws the learned MAC's route, on advertises it again
+    r = client.patch("/v1/instances/green", {"advertise_learned": False})
+    assert r.status == 200 and r.json()["instance"]["advertise_learned"] is False
+    assert any("52:54:00:00:00:77" in t for t in r.json()["removed"]), r.json()
+    r = client.patch("/v1/instances/green", {"advertise_learned": True})
+    assert r.status == 200 and any("52:54:00:00:00:77" in t for t in r.json()["added"])
+    client.post("/v1/instances", {"instance_id": "red", "instance_type": "ipvpn"})
+    r = client.patch("/v1/instances/red", {"advertise_learned": True})
+    assert r.status == 400 and r.json()["error"]["field"] == "advertise_learned"
+    assert client.get("/v1/instances/red").json()["advertise_learned"] is False

@@ -102,3 +102,33 @@ def test_advertise_learned_is_evpn_only() -> None:
     assert err.value.field == "advertise_learned" and err.value.status == 400
     view = h.vpn.create_instance(_spec())
     assert view.to_json()["advertise_learned"] is True
+
+
+def test_advertise_learned_changed_live() -> None:
+    """Off: MACs learned meanwhile are heard, not advertised; on: they are advertised (not an
+    attached one); off again: withdrawn; the change is stored; an IP VPN refuses it."""
+    h = host(1)
+    h.vpn.attach(evpn_att("tap1", PORT_MAC), _spec(False))
+    other = "52:54:00:00:00:78"
+    assert not h.vpn.mac_learned("evi", "tap1", LEARNED, True)
+    assert not h.vpn.mac_learned("evi", "tap1", other, True)
+    assert not h.vpn.mac_learned("evi", "tap1", other, False)  # aged out while off
+    assert not h.vpn.mac_learned("evi", "tap1", PORT_MAC, True)  # the attached one
+    assert _type2(h, LEARNED) == {}
+    result = h.vpn.update_instance("evi", advertise_learned=True)
+    assert len(result.routes_added) == 1 and "52:54:00:00:00:77" in result.routes_added[0]
+    assert len(_type2(h, LEARNED)) == 1 and _type2(h, other) == {}
+    assert len(_type2(h, PORT_MAC)) == 1  # the port's own route, not a second one
+    assert h.vpn.instance("evi").to_json()["advertise_learned"] is True
+    stored = [c for c in h.store.calls if c[0] == "put_instance"]
+    assert stored[-1][1].advertise_learned is True
+    result = h.vpn.update_instance("evi", advertise_learned=False)
+    assert len(result.routes_removed) == 1 and _type2(h, LEARNED) == {}
+    # heard still: on again advertises it again
+    h.vpn.update_instance("evi", advertise_learned=True)
+    assert len(_type2(h, LEARNED)) == 1
+
+    h.vpn.create_instance(InstanceSpec("vrf", InstanceType.IPVPN, ("64512:2",), ("64512:2",)))
+    with pytest.raises(VpnError) as err:
+        h.vpn.update_instance("vrf", advertise_learned=True)
+    assert err.value.field == "advertise_learned" and err.value.status == 400

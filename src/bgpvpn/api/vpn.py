@@ -123,6 +123,9 @@ class InstanceUpdate(_Strict):
     export_rts: RtList | None = None
     local_pref: U32 | None = None
     description: str | None = None
+    advertise_learned: bool | None = Field(
+        default=None, description="E-VPN: advertise the MACs the data plane learns on its ports"
+    )
 
 
 class PortRequest(_Strict):
@@ -381,6 +384,7 @@ def vpn_router(ctx: RouterContext, ops: VpnOps | None = None) -> APIRouter:
                 export_rts=tuple(req.export_rts) if req.export_rts is not None else None,
                 local_pref=req.local_pref,
                 description=req.description,
+                advertise_learned=req.advertise_learned,
             )
             return change_json(result, instance=instance_json(vpn.instance(instance_id)))
 

@@ -130,6 +130,8 @@ class Instance:
         # MACs the data plane learned on a local port (advertise_learned): mac -> port; not
         # intent (never stored), rebuilt from the kernel
         self.learned: dict[str, str] = {}
+        # every MAC the data plane reported learned (mac -> port), advertised or not
+        self._heard: dict[str, str] = {}
         self.ip_owner: dict[str, tuple[str, str]] = {}
         self.statics: dict[str, StaticRoute] = {}
         self._owned: dict[Owner, dict[FamilyKey, Advert]] = {}
@@ -160,6 +162,7 @@ class Instance:
             self._set_owned(owner, [])
         self.table.clear()
         self.learned.clear()
+        self._heard.clear()
         self.emit(InstanceRemoved(self.instance_id))
 
     def _subscribe(self, rts: Iterable[str]) -> None:
@@ -247,7 +250,13 @@ class Instance:
         """A MAC the data plane learned (``added``) or forgot on local ``port``: with
         ``advertise_learned``, a MAC-only type-2 route for it, its MAC Mobility sequence handled
         as for an attached MAC. Never for a MAC attached here. True when something changed."""
-        if not self.evpn or not self.spec.advertise_learned or mac in self.mac_port:
+        if not self.evpn:
+            return False
+        if added:  # heard whatever advertise_learned says: it may be turned on later
+            self._heard[mac] = port
+        else:
+            self._heard.pop(mac, None)
+        if not self.spec.advertise_learned or mac in self.mac_port:
             return False
         raw = mac_from_text(mac)
         if not added:
@@ -264,6 +273,21 @@ class Instance:
             self.table.claim_local(raw, fresh=True)
         self._advertise_learned(mac)
         return True
+
+    def set_advertise_learned(self, on: bool) -> None:
+        """Turn the advertisement of learned MACs on (the MACs heard so far are advertised) or
+        off (their routes are withdrawn; the MACs stay heard)."""
+        if on == self.spec.advertise_learned:
+            return
+        self.spec = replace(self.spec, advertise_learned=on)
+        if on:
+            for mac, port in list(self._heard.items()):
+                self.learn(port, mac, True)
+            return
+        for mac in list(self.learned):
+            self._set_owned(("learned", mac), [])
+            self.table.release_local(mac_from_text(mac))
+        self.learned.clear()
 
     def _advertise_learned(self, mac: str) -> None:
         att = PortAttachment(self.instance_id, InstanceType.EVPN, self.learned[mac], mac)

@@ -443,11 +443,18 @@ class VpnManager:
         export_rts: tuple[str, ...] | None = None,
         local_pref: int | None = None,
         description: str | None = None,
+        advertise_learned: bool | None = None,
     ) -> ChangeResult:
         """Change route targets (live: routes are imported/dropped, ours re-advertised, RT
-        memberships updated), local preference or description."""
+        memberships updated), local preference, description, or the advertisement of learned
+        MACs (an E-VPN's)."""
         inst = self._get(instance_id)
         spec = inst.spec
+        if advertise_learned is not None and not isinstance(advertise_learned, bool):
+            raise VpnError("advertise_learned", "must be true or false")
+        learn = spec.advertise_learned if advertise_learned is None else advertise_learned
+        if learn and spec.instance_type != InstanceType.EVPN:
+            raise VpnError("advertise_learned", "only an E-VPN instance advertises learned MACs")
         imports = (
             parse_route_targets(import_rts, "import_rts")
             if import_rts is not None
@@ -461,7 +468,12 @@ class VpnManager:
         lp = validate.u32(local_pref, "local_pref") if local_pref is not None else spec.local_pref
         desc = str(description) if description is not None else spec.description
         fresh = dataclasses.replace(
-            spec, import_rts=imports, export_rts=exports, local_pref=lp, description=desc
+            spec,
+            import_rts=imports,
+            export_rts=exports,
+            local_pref=lp,
+            description=desc,
+            advertise_learned=learn,
         )
         with self._call():
             if fresh == spec:
@@ -472,6 +484,7 @@ class VpnManager:
             inst.set_description(desc)
             inst.set_local_pref(lp)
             inst.set_route_targets(imports, exports)
+            inst.set_advertise_learned(learn)
             self._update_rtc()
             return self._result()
 
