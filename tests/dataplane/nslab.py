@@ -110,3 +110,57 @@ def two_mac_port(lab: Lab, tap: str, vms: list[tuple[str, str, str]]) -> list[st
         run("ip", "-n", ns, "link", "set", dev, "up")
         run("ip", "-n", ns, "link", "set", "lo", "up")
     return names
+
+
+def proxy_entries(ns: str) -> set[str]:
+    """The IPv6 proxy neighbour entries of namespace ``ns`` as iproute2 lists them
+    (``2001:db8:6::1 dev tapa6 proxy proto bgp``)."""
+    out = run("ip", "-n", ns, "-6", "neigh", "show", "proxy").stdout
+    return {line.strip() for line in out.splitlines() if line.strip()}
+
+
+# rtnetlink multicast groups (linux/rtnetlink.h): neighbours, IPv4 routes and rules, IPv6 routes
+RTMGRP_NEIGH, RTMGRP_IPV4_ROUTE, RTMGRP_IPV4_RULE, RTMGRP_IPV6_ROUTE = 0x4, 0x40, 0x80, 0x400
+RTNLGRP_IPV6_RULE = 19
+
+
+class KernelEvents:
+    """A netlink socket in namespace ``ns`` that receives every neighbour, route and rule
+    notification from its creation on: ``messages()`` drains what arrived as (message type,
+    body) pairs, so a test can tell "nothing was touched" from "deleted and added again"."""
+
+    def __init__(self, ns: str) -> None:
+        import socket
+
+        from bgpvpn.dataplane.linux.netlink import in_netns
+
+        def open_socket() -> socket.socket:
+            sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+            groups = RTMGRP_NEIGH | RTMGRP_IPV4_ROUTE | RTMGRP_IPV4_RULE | RTMGRP_IPV6_ROUTE
+            sock.bind((0, groups))
+            sock.setsockopt(270, 1, RTNLGRP_IPV6_RULE)  # SOL_NETLINK, NETLINK_ADD_MEMBERSHIP
+            sock.setblocking(False)
+            return sock
+
+        self.sock = in_netns(ns, open_socket)
+
+    def messages(self) -> list[tuple[int, bytes]]:
+        import struct
+
+        out: list[tuple[int, bytes]] = []
+        while True:
+            try:
+                buf = self.sock.recv(1 << 20)
+            except BlockingIOError:
+                return out
+            off = 0
+            while off + 16 <= len(buf):
+                length, mtype = struct.unpack_from("=IH", buf, off)
+                if length < 16:
+                    break
+                out.append((mtype, bytes(buf[off + 16 : off + length])))
+                off += (length + 3) & ~3
+
+    def close(self) -> None:
+        self.sock.close()

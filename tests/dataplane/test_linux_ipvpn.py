@@ -4,15 +4,37 @@ VXLAN with router MACs between two namespaced hosts, real ICMP between VM namesp
 from __future__ import annotations
 
 import socket
+import struct
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from nslab import VTEP_A, VTEP_B, Lab, no_ping, pings, run, two_mac_port
+from nslab import (
+    VTEP_A,
+    VTEP_B,
+    KernelEvents,
+    Lab,
+    no_ping,
+    pings,
+    proxy_entries,
+    run,
+    two_mac_port,
+)
 from pyroute2 import IPRoute  # type: ignore[import-untyped]
 
 from bgpvpn.dataplane.linux import LinuxIpvpnDriver
-from bgpvpn.dataplane.linux.netlink import netns_exists
+from bgpvpn.dataplane.linux.netlink import (
+    AF_BRIDGE,
+    NTF_PROXY,
+    RTM_DELNEIGH,
+    RTM_DELROUTE,
+    RTM_DELRULE,
+    RTM_NEWNEIGH,
+    RTM_NEWROUTE,
+    RTM_NEWRULE,
+    netns_exists,
+    parse_route,
+)
 from bgpvpn.dataplane.model import (
     Change,
     InstanceConfig,
@@ -441,5 +463,187 @@ def test_a_port_with_two_macs(lab: Lab, drivers: tuple[LinuxIpvpnDriver, LinuxIp
         assert ours() == ({"198.51.100.20 bvr-1"}, set())
         assert proxy_arp() == "0"
         assert fresh.state()["instances"]["vrf1"]["ports"] == []
+    finally:
+        fresh.close(remove=False)
+
+
+def setup_vrf6(lab: Lab, a: LinuxIpvpnDriver, b: LinuxIpvpnDriver) -> dict[str, Any]:
+    """VRF 6 (VNI 6000) with IPv6 VMs over the IPv4 underlay: VM A 2001:db8:6::10/64 and VM B
+    2001:db8:6::20/64 (one subnet, gateway 2001:db8:6::1), VM B2 2001:db8:7::20/64 (another
+    subnet, gateway 2001:db8:7::1); the remote routes are /128s via the other host's IPv4
+    VTEP (next hop ``::ffff:VTEP``)."""
+    cfg_a, cfg_b = vrf("vrf6", 6000, VTEP_A, 6), vrf("vrf6", 6000, VTEP_B, 6)
+    vm_a, vm_b, vm_b2 = lab.ns("v6a"), lab.ns("v6b"), lab.ns("v6b2")
+    pa = port("tapa6", vm_a, "2001:db8:6::10/64", "2001:db8:6::1", 1)
+    pb = port("tapb6", vm_b, "2001:db8:6::20/64", "2001:db8:6::1", 2)
+    pb2 = port("tapb7", vm_b2, "2001:db8:7::20/64", "2001:db8:7::1", 3)
+    routes_a = (via(cfg_b, "2001:db8:6::20/128"), via(cfg_b, "2001:db8:7::20/128"))
+    routes_b = (via(cfg_a, "2001:db8:6::10/128"),)
+    a.apply(
+        [
+            InstanceCreated(cfg_a),
+            PortAttached("vrf6", pa),
+            *(RemoteRouteSet("vrf6", r) for r in routes_a),
+        ]
+    )
+    b.apply(
+        [
+            InstanceCreated(cfg_b),
+            PortAttached("vrf6", pb),
+            PortAttached("vrf6", pb2),
+            *(RemoteRouteSet("vrf6", r) for r in routes_b),
+        ]
+    )
+    assert a.errors == 0 and b.errors == 0, (list(a.last_errors), list(b.last_errors))
+    return {
+        "cfg_a": cfg_a,
+        "cfg_b": cfg_b,
+        "vm_a": vm_a,
+        "vm_b": vm_b,
+        "vm_b2": vm_b2,
+        "pa": pa,
+        "routes_a": routes_a,
+    }
+
+
+def test_ipv6_vms_ping_over_an_ipv4_underlay(
+    lab: Lab, drivers: tuple[LinuxIpvpnDriver, LinuxIpvpnDriver]
+) -> None:
+    """IPv6 VMs of one VRF on the two hosts ping each other through the gateway (proxy NDP on
+    the port, a device with IPv6 forwarding on) in another subnet and in their own (a netns
+    port's address has no on-link prefix route: the gateway carries that traffic too); the
+    routes go via the IPv4-mapped VTEP. A VM of another VRF with the same plan reaches none."""
+    a, b = drivers
+    t = setup_vrf6(lab, a, b)
+    assert pings(t["vm_a"], "2001:db8:7::20")  # another subnet, via the gateway
+    assert pings(t["vm_b2"], "2001:db8:6::10")
+    assert pings(t["vm_a"], "2001:db8:6::20")  # the same /64 on the other host
+    assert pings(t["vm_b"], "2001:db8:6::10")
+    table = 100_006
+    snap = snapshot(lab.a)
+    mapped_b = f"::ffff:{VTEP_B}"
+    assert ("bvr-6", mapped_b, t["cfg_b"].router_mac) in snap["neigh"]
+    assert ("bvr-6", t["cfg_b"].router_mac, VTEP_B) in snap["fdb"]
+    assert (10, table, "2001:db8:6::20", 128, 186, mapped_b, "bvr-6", "None") in snap["routes"]
+    assert (10, 1861, "tapa6", None, table, 186) in snap["rules"]
+    assert (10, 1862, "bvr-6", None, table, 186) in snap["rules"]
+    assert proxy_entries(lab.a) == {"2001:db8:6::1 dev tapa6 proxy proto bgp"}
+    # inside the VM: the address, no /64 on-link route, the default via the gateway
+    vm_routes = run("ip", "-n", t["vm_a"], "-6", "route", "show").stdout
+    assert "2001:db8:6::/64" not in vm_routes and "default via 2001:db8:6::1" in vm_routes
+
+    cfg7 = vrf("vrf7", 7000, VTEP_A, 7)
+    vm7 = lab.ns("v6c")
+    a.apply(
+        [
+            InstanceCreated(cfg7),
+            PortAttached("vrf7", port("tapa7", vm7, "2001:db8:6::30/64", "2001:db8:6::1", 4)),
+        ]
+    )
+    assert a.errors == 0, list(a.last_errors)
+    assert no_ping(vm7, "2001:db8:6::20")
+    assert no_ping(vm7, "2001:db8:6::10")  # the VRF 6 VM on the same host
+    assert no_ping(vm7, "2001:db8:7::20")
+    assert pings(t["vm_a"], "2001:db8:6::20")
+
+
+def our_events(events: KernelEvents, vx_index: int) -> list[str]:
+    """The notifications of ``events`` about our kind of objects: neighbours on the VXLAN
+    device ``vx_index``, proxy entries, routes in the VRF tables, rules."""
+    out = []
+    for mtype, body in events.messages():
+        if mtype in (RTM_NEWNEIGH, RTM_DELNEIGH):
+            family, ifindex, _state, flags = struct.unpack_from("=BxxxiHB", body)
+            if family != AF_BRIDGE and (ifindex == vx_index or flags & NTF_PROXY):
+                out.append(f"neigh {mtype} {ifindex} {body.hex()}")
+            elif family == AF_BRIDGE and ifindex == vx_index:
+                out.append(f"fdb {mtype} {body.hex()}")
+        elif mtype in (RTM_NEWROUTE, RTM_DELROUTE):
+            route = parse_route(body)
+            if route.table >= 100_000:
+                out.append(f"route {mtype} {route}")
+        elif mtype in (RTM_NEWRULE, RTM_DELRULE):
+            out.append(f"rule {mtype} {body.hex()}")
+    return out
+
+
+def test_reconcile_is_idempotent_for_ipv6_routes_over_an_ipv4_vtep(
+    lab: Lab, drivers: tuple[LinuxIpvpnDriver, LinuxIpvpnDriver]
+) -> None:
+    """A restarted driver's reconcile of the unchanged desired state of an IPv6 VRF over IPv4
+    VTEPs (next hop and neighbour ``::ffff:203.0.113.2``) changes nothing, and neither does a
+    second one: empty reports, no netlink notification for any of our objects, the same
+    kernel state, and the VMs still ping."""
+    a, b = drivers
+    t = setup_vrf6(lab, a, b)
+    assert pings(t["vm_a"], "2001:db8:7::20")
+    want = snapshot(lab.a)
+    desired = {"vrf6": InstanceState(t["cfg_a"], (t["pa"],), routes=t["routes_a"])}
+    vx_index = next(ln.index for ln in a.nl.links() if ln.name == "bvr-6")
+    events = KernelEvents(lab.a)
+    fresh = LinuxIpvpnDriver(netns=lab.a)
+    try:
+        first = fresh.reconcile(desired)
+        assert fresh.errors == 0, list(fresh.last_errors)
+        assert not first.changed, first
+        assert our_events(events, vx_index) == []
+        second = fresh.reconcile(desired)
+        assert fresh.errors == 0, list(fresh.last_errors)
+        assert not second.changed, second
+        assert our_events(events, vx_index) == []
+        assert snapshot(lab.a) == want
+        assert pings(t["vm_a"], "2001:db8:7::20")
+    finally:
+        events.close()
+        fresh.close(remove=False)
+
+
+def test_reconcile_removes_stale_proxy_ndp_entries(
+    lab: Lab, drivers: tuple[LinuxIpvpnDriver, LinuxIpvpnDriver]
+) -> None:
+    """Proxy NDP entries are tagged with our protocol (186, ``proto bgp``). Planted while no
+    driver runs: a stale entry of ours on the port and one on a device that is no longer ours
+    are removed by a restarted driver's reconcile, the lost gateway entry is added back (the
+    VM pings again), and entries without our protocol (none, or ``static``) stay."""
+    a, b = drivers
+    t = setup_vrf6(lab, a, b)
+    assert pings(t["vm_a"], "2001:db8:7::20")
+    desired = {"vrf6": InstanceState(t["cfg_a"], (t["pa"],), routes=t["routes_a"])}
+    ours = "2001:db8:6::1 dev tapa6 proxy proto bgp"
+    not_ours = {
+        "2001:db8:6::98 dev tapa6 proxy",
+        "2001:db8:9::2 dev ul0 proxy proto static",
+    }
+    for argv in (
+        ("del", "proxy", "2001:db8:6::1", "dev", "tapa6"),  # lost
+        ("add", "proxy", "2001:db8:6::99", "dev", "tapa6", "protocol", "bgp"),  # stale
+        ("add", "proxy", "2001:db8:9::1", "dev", "ul0", "protocol", "bgp"),  # stale
+        ("add", "proxy", "2001:db8:6::98", "dev", "tapa6"),  # not ours: no protocol
+        ("add", "proxy", "2001:db8:9::2", "dev", "ul0", "protocol", "static"),  # not ours
+    ):
+        proc = run("ip", "-n", lab.a, "-6", "neigh", *argv)
+        assert proc.returncode == 0, proc.stderr
+    assert ours not in proxy_entries(lab.a)
+    run("ip", "-n", t["vm_a"], "-6", "neigh", "flush", "dev", "eth0")
+    assert no_ping(t["vm_a"], "2001:db8:7::20")  # the gateway is not answered any more
+    fresh = LinuxIpvpnDriver(netns=lab.a)
+    try:
+        report = fresh.reconcile(desired)
+        assert fresh.errors == 0, list(fresh.last_errors)
+        assert list(report.removed) == ["proxy"]
+        assert sorted(report.removed["proxy"]) == [
+            "proxy 2001:db8:6::99 dev tapa6",
+            "proxy 2001:db8:9::1 dev ul0",
+        ]
+        assert report.added == {"proxy": ["proxy 2001:db8:6::1 dev tapa6"]}
+        assert proxy_entries(lab.a) == {ours, *not_ours}
+        assert pings(t["vm_a"], "2001:db8:7::20")
+        again = fresh.reconcile(desired)
+        assert not again.changed, again
+        # removing everything keeps the entries that are not ours (those of the netns port
+        # go with its veth)
+        fresh.reconcile({})
+        assert fresh.errors == 0, list(fresh.last_errors)
+        assert proxy_entries(lab.a) == {"2001:db8:9::2 dev ul0 proxy proto static"}
     finally:
         fresh.close(remove=False)

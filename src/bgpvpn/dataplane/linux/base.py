@@ -24,6 +24,7 @@ from bgpvpn.dataplane.linux.netlink import (
     Link,
     Netlink,
     Request,
+    ip_canonical,
     link_request,
     netns_create,
     netns_exists,
@@ -45,6 +46,7 @@ from bgpvpn.vpn.model import InstanceType
 log = logging.getLogger(__name__)
 
 IFA_F_NODAD = 0x02
+IFA_F_NOPREFIXROUTE = 0x200
 DEFAULT_MTU = 1500
 
 # One step of a reconcile: (request, kind of object, text for the report, whether it adds)
@@ -462,7 +464,12 @@ class LinuxDriverBase(Generic[InstanceT]):
                 key = (str(iface.ip), iface.network.prefixlen)
                 if key in present:
                     continue
-                extra = {"flags": IFA_F_NODAD} if iface.version == 6 else {}
+                # IPv6: no on-link prefix route either, so that the VM sends every packet,
+                # also to its own subnet, to its gateway (proxy NDP answers only for that one
+                # address, where proxy ARP answers for every routed one)
+                extra = (
+                    {"IFA_FLAGS": IFA_F_NODAD | IFA_F_NOPREFIXROUTE} if iface.version == 6 else {}
+                )
                 inside.ipr.addr(
                     "add", index=index, address=str(iface.ip), prefixlen=key[1], **extra
                 )
@@ -602,11 +609,13 @@ class LinuxDriverBase(Generic[InstanceT]):
         return have
 
     def _dump_neighbours(self, ifindexes: Container[int]) -> dict[NeighKey, str | None]:
-        """The permanent neighbour entries on ``ifindexes`` and their MAC."""
+        """The permanent neighbour entries on ``ifindexes`` and their MAC, keyed by the
+        address in ``ip_canonical`` form (the form the drivers' desired keys use)."""
         have: dict[NeighKey, str | None] = {}
         for msg in self.nl.ipr.neigh("dump"):
             if msg["ifindex"] in ifindexes and msg["state"] & NUD_PERMANENT and msg.get("NDA_DST"):
-                have[(int(msg["ifindex"]), str(msg.get("NDA_DST")))] = msg.get("NDA_LLADDR")
+                ip = ip_canonical(str(msg.get("NDA_DST")))
+                have[(int(msg["ifindex"]), ip)] = msg.get("NDA_LLADDR")
         return have
 
     @staticmethod

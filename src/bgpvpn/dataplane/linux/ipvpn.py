@@ -10,7 +10,9 @@ Per VRF (index N, VNI V, table T = 100000 + N):
 - per port: ``iif PORT lookup T`` (priority 1861), ``IP/32 dev PORT`` in T per port address,
   proxy ARP on the port (and, for the gateway address, ``GW/32 dev bvr-N`` in T so that proxy
   ARP answers for it while nothing on the host owns that address), proxy NDP entries for an
-  IPv6 gateway, per-device forwarding on and rp_filter off;
+  IPv6 gateway (protocol 186, reconciled like the routes; the port's IPv6 ``forwarding`` on,
+  which the kernel requires to answer from its proxy table), per-device forwarding on and
+  rp_filter off;
 - per remote route: ``PREFIX via VTEP dev bvr-N onlink`` in T (multipath for ECMP; IPv6
   prefixes use the IPv4-mapped VTEP), a permanent neighbour ``VTEP -> remote router MAC`` on
   bvr-N and ``RMAC dst VTEP self permanent`` in its FDB (with the next hop's VNI when it is
@@ -44,6 +46,8 @@ from bgpvpn.dataplane.linux.netlink import (
     Netlink,
     Request,
     fdb_request,
+    ip_canonical,
+    ip_text,
     neigh_request,
     parse_attrs,
     route_request,
@@ -72,6 +76,8 @@ log = logging.getLogger(__name__)
 RuleKey = tuple[int, int, str, str | None, int]
 # (family, table, prefix)
 RouteKey = tuple[int, int, str]
+# (ifindex, address in ip_canonical form): a proxy NDP entry
+ProxyKey = tuple[int, str]
 # (kind, sorted (gateway, oif) pairs): what a route in a VRF table does, to compare with a dump
 Signature = tuple[int, tuple[tuple[str | None, int], ...]]
 
@@ -87,9 +93,11 @@ def _norm_prefix(prefix: str) -> str:
 
 def _nh_address(prefix: str, vtep: str) -> str:
     """The gateway a route to ``prefix`` uses for ``vtep``: the IPv4-mapped address of an IPv4
-    VTEP for an IPv6 prefix (and the neighbour entry is made for that address)."""
+    VTEP for an IPv6 prefix (and the neighbour entry is made for that address), written as
+    the kernel writes it (``::ffff:203.0.113.2``, see ``ip_canonical``) so that the desired
+    neighbours and the dumped ones compare equal."""
     if ":" in prefix and ":" not in vtep:
-        return str(ipaddress.IPv6Address(f"::ffff:{vtep}"))
+        return ip_canonical(f"::ffff:{vtep}")
     return vtep
 
 
@@ -280,6 +288,9 @@ class LinuxIpvpnDriver(LinuxDriverBase[_Vrf]):
         if ipv6:
             values.append((("ipv6", "conf", dev, "force_forwarding"), "1"))
             if proxy:
+                # the kernel answers a solicitation from its proxy table only on a device
+                # whose IPv6 "forwarding" is on (force_forwarding is not enough)
+                values.append((("ipv6", "conf", dev, "forwarding"), "1"))
                 values.append((("ipv6", "conf", dev, "proxy_ndp"), "1"))
         self._queue_sysctls(values)
 
@@ -337,7 +348,9 @@ class LinuxIpvpnDriver(LinuxDriverBase[_Vrf]):
         if ":" in gw:
             if _count(vrf.proxies, (port.name, gw), add):
                 what = f"proxy {gw} dev {port.name}"
-                self._queue(neigh_request(add, index, gw, proxy=True, what=what))
+                self._queue(
+                    neigh_request(add, index, gw, proxy=True, protocol=self.protocol, what=what)
+                )
         elif _count(vrf.gateways, gw, add):
             self._queue(self._gateway_route(vrf, gw, add))
 
@@ -574,6 +587,7 @@ class LinuxIpvpnDriver(LinuxDriverBase[_Vrf]):
         want_signatures: dict[RouteKey, Signature] = {}
         want_neigh: dict[NeighKey, Request] = {}
         want_fdb: dict[FdbKey, Request] = {}
+        want_proxy: dict[ProxyKey, Request] = {}
         for req in queued:
             key, sig = _describe(req)
             if key[0] == "route":
@@ -583,6 +597,8 @@ class LinuxIpvpnDriver(LinuxDriverBase[_Vrf]):
                 want_neigh[key[1]] = req
             elif key[0] == "fdb":
                 want_fdb[key[1]] = req
+            elif key[0] == "proxy":
+                want_proxy[key[1]] = req
         want_rules = {
             key: self._rule_request(key, True)
             for vrf in self._instances.values()
@@ -596,6 +612,7 @@ class LinuxIpvpnDriver(LinuxDriverBase[_Vrf]):
         have_rules = self._dump_rules()
         have_neigh = self._dump_neighbours(vx_indexes)
         have_fdb = self._dump_fdb(vx_indexes)
+        have_proxy = self._dump_proxies()
 
         def delete_route(key: RouteKey) -> Request:
             _family, table, prefix = key
@@ -633,10 +650,19 @@ class LinuxIpvpnDriver(LinuxDriverBase[_Vrf]):
                 text=lambda key: f"{key[1]} dev {names.get(key[0])} dst {key[2]}",
                 order=sorted,
             ),
+            *self._removals(
+                "proxy",
+                have_proxy,
+                want_proxy,
+                lambda key: neigh_request(False, key[0], key[1], proxy=True),
+                text=lambda key: f"proxy {key[1]} dev {names.get(key[0])}",
+                order=sorted,
+            ),
             *self._additions(
                 "neigh", want_neigh, have_neigh, lambda key, req: have_neigh[key] != _neigh_mac(req)
             ),
             *self._additions("fdb", want_fdb, have_fdb),
+            *self._additions("proxy", want_proxy, have_proxy),
             *self._additions(
                 "route",
                 want_routes,
@@ -659,6 +685,15 @@ class LinuxIpvpnDriver(LinuxDriverBase[_Vrf]):
                     continue
                 have[(int(family), kroute.table, kroute.prefix)] = (kroute.rtype, kroute.hops)
         return have
+
+    def _dump_proxies(self) -> set[ProxyKey]:
+        """The proxy NDP entries with our protocol (on any device: a port that is no longer
+        ours may still carry one)."""
+        return {
+            (entry.ifindex, entry.ip)
+            for entry in self.nl.proxy_neighbours()
+            if entry.family == socket.AF_INET6 and entry.protocol == self.protocol
+        }
 
     def _dump_rules(self) -> set[RuleKey]:
         """The policy rules with our protocol at our priorities."""
@@ -720,7 +755,7 @@ def _describe(req: Request) -> tuple[tuple[str, Any], Signature]:
             )
             return ("fdb", (ifindex, mac, dst)), (0, ())
         if flags & nlm.NTF_PROXY:
-            return ("proxy", (ifindex,)), (0, ())
+            return ("proxy", (ifindex, ip_text(attrs[nlm.NDA_DST]))), (0, ())
         return ("neigh", (ifindex, _addr(family, attrs[nlm.NDA_DST]))), (0, ())
     return ("other", None), (0, ())
 
@@ -731,9 +766,8 @@ def _neigh_mac(req: Request) -> str | None:
 
 
 def _addr(family: int, raw: bytes) -> str:
-    return (
-        str(ipaddress.ip_address(raw)) if family in (socket.AF_INET, socket.AF_INET6) else raw.hex()
-    )
+    """An address of an encoded request, in the text form of the kernel's dumps (``ip_text``)."""
+    return ip_text(raw) if family in (socket.AF_INET, socket.AF_INET6) else raw.hex()
 
 
 __all__ = ["LinuxIpvpnDriver"]

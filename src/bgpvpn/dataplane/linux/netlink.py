@@ -68,7 +68,7 @@ NUD_PERMANENT = 0x80
 NTF_SELF = 0x02
 NTF_MASTER = 0x04
 NTF_PROXY = 0x08
-NDA_DST, NDA_LLADDR, NDA_VNI = 1, 2, 7
+NDA_DST, NDA_LLADDR, NDA_VNI, NDA_PROTOCOL = 1, 2, 7, 12
 # routes (linux/rtnetlink.h)
 RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_PRIORITY, RTA_MULTIPATH, RTA_TABLE, RTA_VIA = (
     1,
@@ -174,16 +174,26 @@ def fdb_request(
 
 
 def neigh_request(
-    add: bool, ifindex: int, ip: str, mac: str | None = None, *, proxy: bool = False, what: str = ""
+    add: bool,
+    ifindex: int,
+    ip: str,
+    mac: str | None = None,
+    *,
+    proxy: bool = False,
+    protocol: int = 0,
+    what: str = "",
 ) -> Request:
     """A permanent neighbour entry ``ip -> mac`` on ``ifindex`` (or, ``proxy``, a proxy entry
-    answering neighbour solicitations for ``ip`` on that device)."""
+    answering neighbour solicitations for ``ip`` on that device); ``protocol`` (NDA_PROTOCOL,
+    0: none) tags the entry as a route's protocol does."""
     state = NUD_PERMANENT if not proxy else 0
     ntf = NTF_PROXY if proxy else 0
     body = struct.pack("=BxxxiHBB", family_of(ip), ifindex, state, ntf, 0)
     body += _attr(NDA_DST, ip_packed(ip))
     if mac is not None and not proxy:
         body += _attr(NDA_LLADDR, mac_bytes(mac))
+    if protocol:
+        body += _attr(NDA_PROTOCOL, struct.pack("=B", protocol))
     if add:
         return Request(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, body, what)
     return Request(RTM_DELNEIGH, 0, body, what)
@@ -422,7 +432,25 @@ def parse_attrs(data: bytes) -> dict[int, bytes]:
 
 
 def ip_text(raw: bytes) -> str:
+    """The text of a packed address as the kernel and iproute2 write it (inet_ntop): the one
+    form the drivers compare addresses in (an IPv4-mapped address is ``::ffff:203.0.113.2``,
+    where Python's ``ipaddress`` of 3.11 writes ``::ffff:cb00:7102``)."""
     return socket.inet_ntop(socket.AF_INET6 if len(raw) == 16 else socket.AF_INET, raw)
+
+
+def ip_canonical(ip: str) -> str:
+    """``ip`` (any valid text form) in the form of ``ip_text``."""
+    return ip_text(ip_packed(ip))
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyEntry:
+    """A proxy neighbour entry as a dump shows it (``protocol`` 0: none given)."""
+
+    family: int
+    ifindex: int
+    ip: str
+    protocol: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -645,6 +673,22 @@ class Netlink:
         """Every route of ``family`` in every table."""
         body = struct.pack("=BBBBBBBBI", family, 0, 0, 0, 0, 0, 0, 0, 0)
         return [parse_route(b) for t, b in self.dump(RTM_GETROUTE, body) if t == RTM_NEWROUTE]
+
+    def proxy_neighbours(self) -> list[ProxyEntry]:
+        """Every proxy neighbour entry (proxy ARP and proxy NDP) of the namespace: a neighbour
+        dump with NTF_PROXY in ndm_flags lists the proxy table instead of the neighbours."""
+        body = struct.pack("=BxxxiHBB", socket.AF_UNSPEC, 0, 0, NTF_PROXY, 0)
+        out: list[ProxyEntry] = []
+        for mtype, msg in self.dump(RTM_GETNEIGH, body):
+            if mtype != RTM_NEWNEIGH:
+                continue
+            family, ifindex, _state, flags = struct.unpack_from("=BxxxiHB", msg)
+            attrs = parse_attrs(msg[12:])
+            if not flags & NTF_PROXY or NDA_DST not in attrs:
+                continue
+            protocol = attrs[NDA_PROTOCOL][0] if NDA_PROTOCOL in attrs else 0
+            out.append(ProxyEntry(family, ifindex, ip_text(attrs[NDA_DST]), protocol))
+        return out
 
     # ------------------------------------------------------------ links
 

@@ -11,6 +11,7 @@ FDB / neighbours        living on the devices above (or on a port enslaved to ou
                         for the static entry of the port's MAC)
 routes                  protocol 186 (``PROTO``) in a VRF table ``TABLE_BASE + index``
 policy rules            priority ``RULE_PREF_LEAK`` .. ``RULE_PREF_VXLAN`` (and proto 186)
+proxy NDP entries       protocol 186 (NDA_PROTOCOL), on any device
 ======================  ===============================================================
 
 ``index`` is ``InstanceConfig.index``, at most ``MAX_INDEX`` so the names fit IFNAMSIZ and the
