@@ -274,6 +274,14 @@ def bgpvpn_config(
     return "\n".join(lines)
 
 
+def cli_options(options: dict[str, Any]) -> list[str]:
+    """``{"route_type": "mac-ip", "vni": 100}`` -> ``["--route-type", "mac-ip", "--vni", "100"]``."""
+    out: list[str] = []
+    for k, v in options.items():
+        out += [f"--{k.replace('_', '-')}", str(v)]
+    return out
+
+
 class Bgpvpn:
     """``bgpvpn daemon`` in a namespace, driven through its CLI in the same namespace."""
 
@@ -316,15 +324,15 @@ class Bgpvpn:
         args = ["rib", "--family", family]
         if peer:
             args += ["--peer", peer]
-        for k, v in filters.items():
-            args += [f"--{k.replace('_', '-')}", v]
-        return list(self.json(*args))
+        return list(self.json(*args, *cli_options(filters)))
 
-    def announce(self, *args: str) -> Any:
-        return self.json("announce", *args)
+    def announce(self, *args: str, **options: Any) -> Any:
+        """``bgpvpn announce ARGS``; each keyword adds ``--key-with-dashes VALUE`` in order."""
+        return self.json("announce", *args, *cli_options(options))
 
-    def withdraw(self, *args: str) -> Any:
-        return self.json("withdraw", *args)
+    def withdraw(self, *args: str, **options: Any) -> Any:
+        """``bgpvpn withdraw ARGS``, keywords as in ``announce``."""
+        return self.json("withdraw", *args, *cli_options(options))
 
     def tail(self) -> str:
         return self.log.read_text(errors="replace")[-4000:]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from checks import bgpvpn_peer, lab_env, wait_established
 from harness import (
     Bgpvpn,
     GoBGP,
@@ -55,30 +56,14 @@ def _add_paths(neighbor: str) -> str:
 @pytest.fixture(scope="module")
 def ap_env() -> Iterator[ApEnv]:
     require("gobgpd", "gobgp")
-    lab = Lab("addpath")
-    try:
+    with lab_env("addpath") as lab:
         a, b, c = lab.ns("A"), lab.ns("B"), lab.ns("C")
         lab.link(a, "vAB", [f"{A4}/24"], b, "vBA", [f"{B4}/24"])
         lab.link(b, "vBC", [f"{BC4}/24"], c, "vCB", [f"{C4}/24"])
-        bv = Bgpvpn(
-            lab,
-            a,
-            "A",
-            bgpvpn_config(
-                65000,
-                A4,
-                [
-                    {
-                        "address": B4,
-                        "asn": 65001,
-                        "families": ["ipv4"],
-                        "add_path_receive": ["ipv4"],
-                        "passive": True,
-                        "hold_time": HOLD,
-                    }
-                ],
-            ),
+        peer = bgpvpn_peer(
+            B4, 65001, ["ipv4"], add_path_receive=["ipv4"], passive=True, hold_time=HOLD
         )
+        bv = Bgpvpn(lab, a, "A", bgpvpn_config(65000, A4, [peer]))
         ap = GoBGP(
             lab,
             b,
@@ -99,11 +84,9 @@ def ap_env() -> Iterator[ApEnv]:
             "src",
             gobgp_config(65002, C4, [gobgp_neighbor(BC4, 65001, ["ipv4-unicast"])], [C4]),
         )
-        wait_until("bgpvpn <-> gobgp-ap", lambda: bv.established(B4), 40, detail=bv.peers)
+        wait_established(bv, (B4,), 40, "bgpvpn <-> gobgp-ap")
         wait_until("gobgp-ap <-> gobgp-src", lambda: ap.established(C4), 40)
         yield ApEnv(lab, bv, ap, src)
-    finally:
-        lab.close()
 
 
 def _paths(bv: Bgpvpn) -> list[dict[str, Any]]:

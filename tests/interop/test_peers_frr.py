@@ -15,13 +15,28 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from harness import FRR, Bgpvpn, Lab, bgpvpn_config, require, run, wait_until
+from checks import (
+    A4,
+    A6,
+    AC4,
+    AC6,
+    B4,
+    B6,
+    C4,
+    C6,
+    EVPN_MAC_IP,
+    EVPN_PREFIX,
+    EVPN_PREFIX_KEY,
+    announce_evpn_routes,
+    bv_route,
+    lab_env,
+    two_neighbours,
+    wait_established,
+)
+from harness import FRR, Bgpvpn, Lab, require, run, wait_until
 
 pytestmark = [pytest.mark.interop, pytest.mark.slow]
 
-A4, B4, C4 = "192.0.2.1", "192.0.2.2", "198.51.100.2"
-A6, B6 = "2001:db8::1", "2001:db8::2"
-AC4, AC6, C6 = "198.51.100.1", "2001:db8:1::1", "2001:db8:1::2"
 RT = "65000:100"
 
 
@@ -125,50 +140,15 @@ class Env:
 
 
 def build(lab: Lab) -> Env:
-    a, b, c = lab.ns("A"), lab.ns("B"), lab.ns("C")
-    lab.link(a, "vAB", [f"{A4}/24", f"{A6}/64"], b, "vBA", [f"{B4}/24", f"{B6}/64"])
-    lab.link(a, "vAC", [f"{AC4}/24", f"{AC6}/64"], c, "vCA", [f"{C4}/24", f"{C6}/64"])
-    evpn_ns_setup(b, B4, "02:00:00:00:02:01", "203.0.113.202", "203.0.113.210/28")
     vpn = ["rtc"]  # configured, not negotiated: FRR has no RTC
-    bv = Bgpvpn(
+    bv, b, c = two_neighbours(
         lab,
-        a,
-        "A",
-        bgpvpn_config(
-            65000,
-            A4,
-            [
-                {
-                    "address": B4,
-                    "asn": 65000,
-                    "families": ["ipv4", "vpnv4", "evpn", *vpn],
-                    "local_address": A4,
-                    "hold_time": 30,
-                },
-                {
-                    "address": B6,
-                    "asn": 65000,
-                    "families": ["ipv6", "vpnv6", *vpn],
-                    "passive": True,
-                    "hold_time": 30,
-                },
-                {
-                    "address": C4,
-                    "asn": 65001,
-                    "families": ["ipv4", "vpnv4", "evpn", *vpn],
-                    "passive": True,
-                    "hold_time": 30,
-                },
-                {
-                    "address": C6,
-                    "asn": 65001,
-                    "families": ["ipv6", "vpnv6", *vpn],
-                    "local_address": AC6,
-                    "hold_time": 30,
-                },
-            ],
-        ),
+        ["ipv4", "vpnv4", "evpn", *vpn],
+        ["ipv6", "vpnv6", *vpn],
+        ["ipv4", "vpnv4", "evpn", *vpn],
+        ["ipv6", "vpnv6", *vpn],
     )
+    evpn_ns_setup(b, B4, "02:00:00:00:02:01", "203.0.113.202", "203.0.113.210/28")
     fi = FRR(lab, b, "i", frr_conf(65000, B4, A4, A6, 65000, 2, True))
     fe = FRR(lab, c, "e", frr_conf(65001, C4, AC4, AC6, 65000, 3, False))
     return Env(lab, bv, fi, fe)
@@ -177,18 +157,10 @@ def build(lab: Lab) -> Env:
 @pytest.fixture(scope="module")
 def env() -> Iterator[Env]:
     require("/usr/lib/frr/bgpd", "/usr/lib/frr/zebra", "vtysh", "bridge")
-    lab = Lab("frr")
-    try:
+    with lab_env("frr") as lab:
         e = build(lab)
-        wait_until(
-            "all sessions Established",
-            lambda: e.bv.established(B4, B6, C4, C6),
-            60,
-            detail=lambda: e.bv.peers(),
-        )
+        wait_established(e.bv, (B4, B6, C4, C6), 60)
         yield e
-    finally:
-        lab.close()
 
 
 def test_sessions_established_without_rtc(env: Env) -> None:
@@ -249,105 +221,31 @@ def routes(env: Env) -> Env:
     bv = env.bv
     bv.announce(
         "203.0.113.100/32",
-        "--med",
-        "10",
-        "--local-pref",
-        "300",
-        "--community",
-        "65000:1",
-        "--large-community",
-        "65000:1:1",
+        med=10,
+        local_pref=300,
+        community="65000:1",
+        large_community="65000:1:1",
     )
     bv.announce(
         "2001:db8:10::/64",
-        "--family",
-        "ipv6",
-        "--local-pref",
-        "310",
-        "--med",
-        "20",
-        "--community",
-        "65000:2",
-        "--large-community",
-        "65000:2:2",
+        family="ipv6",
+        local_pref=310,
+        med=20,
+        community="65000:2",
+        large_community="65000:2:2",
     )
     bv.announce(
         "203.0.113.101/32",
-        "--family",
-        "vpnv4",
-        "--rd",
-        "65000:1",
-        "--label",
-        "1001",
-        "--rt",
-        RT,
-        "--local-pref",
-        "250",
-        "--med",
-        "5",
-        "--community",
-        "65000:3",
+        family="vpnv4",
+        rd="65000:1",
+        label=1001,
+        rt=RT,
+        local_pref=250,
+        med=5,
+        community="65000:3",
     )
-    bv.announce(
-        "2001:db8:11::/64",
-        "--family",
-        "vpnv6",
-        "--rd",
-        "65000:1",
-        "--label",
-        "1002",
-        "--rt",
-        RT,
-        "--local-pref",
-        "260",
-    )
-    bv.announce(
-        "--family",
-        "evpn",
-        "--route-type",
-        "mac-ip",
-        "--rd",
-        "192.0.2.1:1",
-        "--mac",
-        "02:00:00:00:0a:01",
-        "--ip",
-        "203.0.113.33",
-        "--vni",
-        "100",
-        "--rt",
-        RT,
-        "--ext-community",
-        "encap:vxlan",
-    )
-    bv.announce(
-        "--family",
-        "evpn",
-        "--route-type",
-        "inclusive-multicast",
-        "--rd",
-        "192.0.2.1:1",
-        "--originator",
-        A4,
-        "--rt",
-        RT,
-        "--ext-community",
-        "encap:vxlan",
-    )
-    bv.announce(
-        "203.0.113.48/28",
-        "--family",
-        "evpn",
-        "--route-type",
-        "ip-prefix",
-        "--rd",
-        "192.0.2.1:1",
-        "--vni",
-        "500",
-        "--rt",
-        RT,
-        "--ext-community",
-        "encap:vxlan",
-    )
+    bv.announce("2001:db8:11::/64", family="vpnv6", rd="65000:1", label=1002, rt=RT, local_pref=260)
+    announce_evpn_routes(bv, RT, A4)
     return env
 
 
@@ -388,59 +286,47 @@ def test_evpn_bgpvpn_to_frr(routes: Env) -> None:
         assert a["next_hop"] == nh and a["vni"] == "500"
 
 
-def _bv_route(bv: Bgpvpn, family: str, peer: str, **match: Any) -> dict[str, Any]:
-    def find() -> dict[str, Any] | None:
-        for r in bv.rib(family, peer):
-            if all(r.get(k) == v for k, v in match.items()):
-                return r
-        return None
-
-    return wait_until(
-        f"{family} {match} from {peer} at bgpvpn", find, 20, detail=lambda: bv.rib(family, peer)
-    )
-
-
 def test_frr_routes_reach_bgpvpn(routes: Env) -> None:
     bv = routes.bv
-    r = _bv_route(bv, "ipv4", B4, prefix="203.0.113.20/32")
+    r = bv_route(bv, "ipv4", B4, prefix="203.0.113.20/32")
     a = r["attributes"]
     assert r["next_hop"] == B4 and a["med"] == 25 and a["local_pref"] == 250 and a["as_path"] == ""
     assert a["communities"] == ["65000:20", "65000:21"] and a["large_communities"] == ["65000:2:1"]
-    r = _bv_route(bv, "ipv6", B6, prefix="2001:db8:2::/64")
+    r = bv_route(bv, "ipv6", B6, prefix="2001:db8:2::/64")
     assert r["next_hop"].split(",")[0] == B6 and r["attributes"]["local_pref"] == 250
-    r = _bv_route(bv, "vpnv4", B4, prefix="203.0.113.22/32")
+    r = bv_route(bv, "vpnv4", B4, prefix="203.0.113.22/32")
     assert r["rd"] == "65000:2" and r["labels"] == [202] and r["next_hop"] == B4
     assert r["attributes"]["extended_communities"] == [f"target:{RT}"]
-    r = _bv_route(bv, "vpnv6", B6, prefix="2001:db8:2:1::/64")
+    r = bv_route(bv, "vpnv6", B6, prefix="2001:db8:2:1::/64")
     assert r["labels"] == [203] and r["next_hop"].split(",")[0] == B6
-    r = _bv_route(bv, "evpn", B4, route_type=2, mac="02:00:00:00:02:01", ip="203.0.113.202")
+    r = bv_route(bv, "evpn", B4, route_type=2, mac="02:00:00:00:02:01", ip="203.0.113.202")
     assert r["labels"] == [100] and r["next_hop"] == B4
     assert set(r["attributes"]["extended_communities"]) == {"encap:vxlan", f"target:{RT}"}
-    r = _bv_route(bv, "evpn", B4, route_type=3, originator=B4)
+    r = bv_route(bv, "evpn", B4, route_type=3, originator=B4)
     assert r["attributes"]["pmsi_tunnel"]["label"] == 100
-    r = _bv_route(bv, "evpn", B4, route_type=5, prefix="203.0.113.24/32")
+    r = bv_route(bv, "evpn", B4, route_type=5, prefix="203.0.113.24/32")
     assert r["labels"] == [205 << 4 | 1]  # quirk F5: the label as an MPLS label
     assert r["attributes"]["extended_communities"] == ["router-mac:02:00:00:00:02:00"]
     # eBGP
-    r = _bv_route(bv, "ipv4", C4, prefix="203.0.113.30/32")
+    r = bv_route(bv, "ipv4", C4, prefix="203.0.113.30/32")
     a = r["attributes"]
     assert (
         r["next_hop"] == C4 and a["as_path"] == "65001" and a["med"] == 35 and "local_pref" not in a
     )
     assert a["communities"] == ["65001:30", "65001:31"] and a["large_communities"] == ["65001:3:1"]
-    r = _bv_route(bv, "ipv6", C6, prefix="2001:db8:3::/64")
+    r = bv_route(bv, "ipv6", C6, prefix="2001:db8:3::/64")
     assert r["attributes"]["as_path"] == "65001"
-    r = _bv_route(bv, "vpnv4", C4, prefix="203.0.113.32/32")
+    r = bv_route(bv, "vpnv4", C4, prefix="203.0.113.32/32")
     assert r["labels"] == [302] and r["attributes"]["as_path"] == "65001"
-    r = _bv_route(bv, "vpnv6", C6, prefix="2001:db8:3:1::/64")
+    r = bv_route(bv, "vpnv6", C6, prefix="2001:db8:3:1::/64")
     assert r["labels"] == [303]
-    r = _bv_route(bv, "evpn", C4, route_type=5, prefix="203.0.113.34/32")
+    r = bv_route(bv, "evpn", C4, route_type=5, prefix="203.0.113.34/32")
     assert r["attributes"]["as_path"] == "65001"
 
 
 def test_ibgp_gets_only_the_global_ipv6_next_hop(routes: Env) -> None:
     """The eBGP IPv6 route carries FRR's link-local next hop too; it must not reach FRR-i."""
-    r = _bv_route(routes.bv, "ipv6", C6, prefix="2001:db8:3::/64")
+    r = bv_route(routes.bv, "ipv6", C6, prefix="2001:db8:3::/64")
     assert "," in r["next_hop"]  # global + link-local from FRR-e
     p = wait_frr(routes.fi, "show bgp ipv6 unicast 2001:db8:3::/64 json")
     assert [n["ip"] for n in p["nexthops"]] == [C6]
@@ -449,23 +335,10 @@ def test_ibgp_gets_only_the_global_ipv6_next_hop(routes: Env) -> None:
 def test_withdrawals_cross_both_ways(routes: Env) -> None:
     bv, fi, fe = routes.bv, routes.fi, routes.fe
     bv.withdraw("203.0.113.100/32")
-    bv.withdraw("203.0.113.101/32", "--family", "vpnv4", "--rd", "65000:1")
-    bv.withdraw("2001:db8:11::/64", "--family", "vpnv6", "--rd", "65000:1")
-    bv.withdraw(
-        "--family",
-        "evpn",
-        "--route-type",
-        "mac-ip",
-        "--rd",
-        "192.0.2.1:1",
-        "--mac",
-        "02:00:00:00:0a:01",
-        "--ip",
-        "203.0.113.33",
-    )
-    bv.withdraw(
-        "203.0.113.48/28", "--family", "evpn", "--route-type", "ip-prefix", "--rd", "192.0.2.1:1"
-    )
+    bv.withdraw("203.0.113.101/32", family="vpnv4", rd="65000:1")
+    bv.withdraw("2001:db8:11::/64", family="vpnv6", rd="65000:1")
+    bv.withdraw(**EVPN_MAC_IP)
+    bv.withdraw(EVPN_PREFIX, **EVPN_PREFIX_KEY)
     fi.configure(
         "router bgp 65000",
         "address-family ipv4 unicast",

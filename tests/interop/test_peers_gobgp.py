@@ -14,14 +14,33 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
+from checks import (
+    A4,
+    A6,
+    AC4,
+    AC6,
+    B4,
+    B6,
+    C4,
+    C6,
+    EVPN_MAC_IP,
+    EVPN_PREFIX,
+    EVPN_PREFIX_KEY,
+    announce_evpn_routes,
+    bv_route,
+    evpn_multicast,
+    gobgp_gone,
+    gobgp_route,
+    lab_env,
+    two_neighbours,
+    wait_established,
+)
 from harness import (
     Bgpvpn,
     GoBGP,
     Lab,
-    bgpvpn_config,
     gobgp_attrs,
     gobgp_config,
     gobgp_find,
@@ -31,10 +50,6 @@ from harness import (
 )
 
 pytestmark = [pytest.mark.interop, pytest.mark.slow]
-
-A4, B4, C4 = "192.0.2.1", "192.0.2.2", "198.51.100.2"
-A6, B6 = "2001:db8::1", "2001:db8::2"
-AC4, AC6, C6 = "198.51.100.1", "2001:db8:1::1", "2001:db8:1::2"
 
 
 @dataclass
@@ -46,47 +61,12 @@ class Env:
 
 
 def build(lab: Lab) -> Env:
-    a, b, c = lab.ns("A"), lab.ns("B"), lab.ns("C")
-    lab.link(a, "vAB", [f"{A4}/24", f"{A6}/64"], b, "vBA", [f"{B4}/24", f"{B6}/64"])
-    lab.link(a, "vAC", [f"{AC4}/24", f"{AC6}/64"], c, "vCA", [f"{C4}/24", f"{C6}/64"])
-    bv = Bgpvpn(
+    bv, b, c = two_neighbours(
         lab,
-        a,
-        "A",
-        bgpvpn_config(
-            65000,
-            A4,
-            [
-                {
-                    "address": B4,
-                    "asn": 65000,
-                    "families": ["vpnv4", "evpn", "rtc"],
-                    "local_address": A4,
-                    "hold_time": 30,
-                },
-                {
-                    "address": B6,
-                    "asn": 65000,
-                    "families": ["ipv6", "vpnv6"],
-                    "passive": True,
-                    "hold_time": 30,
-                },
-                {
-                    "address": C4,
-                    "asn": 65001,
-                    "families": ["ipv4", "vpnv4", "evpn"],
-                    "passive": True,
-                    "hold_time": 30,
-                },
-                {
-                    "address": C6,
-                    "asn": 65001,
-                    "families": ["ipv6", "vpnv6"],
-                    "local_address": AC6,
-                    "hold_time": 30,
-                },
-            ],
-        ),
+        ["vpnv4", "evpn", "rtc"],
+        ["ipv6", "vpnv6"],
+        ["ipv4", "vpnv4", "evpn"],
+        ["ipv6", "vpnv6"],
     )
     gi = GoBGP(
         lab,
@@ -124,18 +104,10 @@ def build(lab: Lab) -> Env:
 @pytest.fixture(scope="module")
 def env() -> Iterator[Env]:
     require("gobgpd", "gobgp")
-    lab = Lab("gobgp")
-    try:
+    with lab_env("gobgp") as lab:
         e = build(lab)
-        wait_until(
-            "all sessions Established",
-            lambda: e.bv.established(B4, B6, C4, C6),
-            40,
-            detail=lambda: e.bv.peers(),
-        )
+        wait_established(e.bv, (B4, B6, C4, C6), 40)
         yield e
-    finally:
-        lab.close()
 
 
 def test_sessions_established(env: Env) -> None:
@@ -158,104 +130,31 @@ def routes(env: Env) -> Env:
     """Routes of every family announced once on both sides."""
     bv, gi, ge = env.bv, env.gi, env.ge
     gi.cli("vrf", "add", "v1", "rd", "65000:91", "rt", "import", RT_OUT, "export", RT_OUT)
-    bv.announce("--family", "rtc", "--route-target", RT_IN)
-    bv.announce(
-        "203.0.113.0/28", "--med", "10", "--community", "65000:1", "--large-community", "65000:1:1"
-    )
+    bv.announce(family="rtc", route_target=RT_IN)
+    bv.announce("203.0.113.0/28", med=10, community="65000:1", large_community="65000:1:1")
     bv.announce(
         "2001:db8:10::/64",
-        "--family",
-        "ipv6",
-        "--local-pref",
-        "300",
-        "--med",
-        "20",
-        "--community",
-        "65000:2",
-        "--large-community",
-        "65000:2:2",
+        family="ipv6",
+        local_pref=300,
+        med=20,
+        community="65000:2",
+        large_community="65000:2:2",
     )
     bv.announce(
         "203.0.113.16/28",
-        "--family",
-        "vpnv4",
-        "--rd",
-        "65000:1",
-        "--label",
-        "1001",
-        "--rt",
-        RT_OUT,
-        "--local-pref",
-        "250",
-        "--med",
-        "5",
-        "--community",
-        "65000:3",
-        "--large-community",
-        "65000:3:3",
+        family="vpnv4",
+        rd="65000:1",
+        label=1001,
+        rt=RT_OUT,
+        local_pref=250,
+        med=5,
+        community="65000:3",
+        large_community="65000:3:3",
     )
     bv.announce(
-        "2001:db8:11::/64",
-        "--family",
-        "vpnv6",
-        "--rd",
-        "65000:1",
-        "--label",
-        "1002",
-        "--rt",
-        RT_OUT,
-        "--local-pref",
-        "260",
+        "2001:db8:11::/64", family="vpnv6", rd="65000:1", label=1002, rt=RT_OUT, local_pref=260
     )
-    bv.announce(
-        "--family",
-        "evpn",
-        "--route-type",
-        "mac-ip",
-        "--rd",
-        "192.0.2.1:1",
-        "--mac",
-        "02:00:00:00:0a:01",
-        "--ip",
-        "203.0.113.33",
-        "--vni",
-        "100",
-        "--rt",
-        RT_OUT,
-        "--ext-community",
-        "encap:vxlan",
-        "--local-pref",
-        "270",
-    )
-    bv.announce(
-        "--family",
-        "evpn",
-        "--route-type",
-        "inclusive-multicast",
-        "--rd",
-        "192.0.2.1:1",
-        "--originator",
-        A4,
-        "--rt",
-        RT_OUT,
-        "--ext-community",
-        "encap:vxlan",
-    )
-    bv.announce(
-        "203.0.113.48/28",
-        "--family",
-        "evpn",
-        "--route-type",
-        "ip-prefix",
-        "--rd",
-        "192.0.2.1:1",
-        "--vni",
-        "500",
-        "--rt",
-        RT_OUT,
-        "--ext-community",
-        "encap:vxlan",
-    )
+    announce_evpn_routes(bv, RT_OUT, A4, local_pref=270)
     gi.add(
         "vpnv4",
         "203.0.113.128/28",
@@ -371,30 +270,8 @@ def routes(env: Env) -> Env:
     return env
 
 
-def _gobgp_route(g: GoBGP, neighbor: str, family: str, dest: str) -> dict[str, Any]:
-    path = wait_until(
-        f"{family} {dest} from {neighbor} at gobgp-{g.tag}",
-        lambda: gobgp_find(g.adj_in(neighbor, family), dest),
-        20,
-        detail=lambda: [p["dest"] for p in g.adj_in(neighbor, family)],
-    )
-    return path
-
-
-def _bv_route(bv: Bgpvpn, family: str, peer: str, **match: Any) -> dict[str, Any]:
-    def find() -> dict[str, Any] | None:
-        for r in bv.rib(family, peer):
-            if all(r.get(k) == v for k, v in match.items()):
-                return r
-        return None
-
-    return wait_until(
-        f"{family} {match} from {peer} at bgpvpn", find, 20, detail=lambda: bv.rib(family, peer)
-    )
-
-
 def test_ipv4_bgpvpn_to_gobgp_ebgp(routes: Env) -> None:
-    p = _gobgp_route(routes.ge, AC4, "ipv4", "203.0.113.0/28")
+    p = gobgp_route(routes.ge, AC4, "ipv4", "203.0.113.0/28")
     a = gobgp_attrs(p)
     assert a["next_hop"] == AC4 and a["as_path"] == "65000" and a["med"] == 10
     assert a["communities"] == ["65000:1"] and a["large_communities"] == ["65000:1:1"]
@@ -402,27 +279,27 @@ def test_ipv4_bgpvpn_to_gobgp_ebgp(routes: Env) -> None:
 
 
 def test_ipv6_bgpvpn_to_gobgp(routes: Env) -> None:
-    a = gobgp_attrs(_gobgp_route(routes.gi, A6, "ipv6", "2001:db8:10::/64"))
+    a = gobgp_attrs(gobgp_route(routes.gi, A6, "ipv6", "2001:db8:10::/64"))
     assert a["next_hop"] == A6 and a["as_path"] == "" and a["local_pref"] == 300 and a["med"] == 20
     assert a["communities"] == ["65000:2"] and a["large_communities"] == ["65000:2:2"]
-    a = gobgp_attrs(_gobgp_route(routes.ge, AC6, "ipv6", "2001:db8:10::/64"))
+    a = gobgp_attrs(gobgp_route(routes.ge, AC6, "ipv6", "2001:db8:10::/64"))
     assert a["next_hop"] == AC6 and a["as_path"] == "65000" and a["med"] == 20
     assert "local_pref" not in a
 
 
 def test_vpn_bgpvpn_to_gobgp(routes: Env) -> None:
-    p = _gobgp_route(routes.gi, A4, "vpnv4", "65000:1:203.0.113.16/28")
+    p = gobgp_route(routes.gi, A4, "vpnv4", "65000:1:203.0.113.16/28")
     a = gobgp_attrs(p)
     assert p["nlri"]["labels"] == [1001]
     assert a["next_hop"] == A4 and a["local_pref"] == 250 and a["med"] == 5 and a["as_path"] == ""
     assert a["route_targets"] == [RT_OUT] and a["communities"] == ["65000:3"]
     assert a["large_communities"] == ["65000:3:3"]
-    p = _gobgp_route(routes.ge, AC4, "vpnv4", "65000:1:203.0.113.16/28")
+    p = gobgp_route(routes.ge, AC4, "vpnv4", "65000:1:203.0.113.16/28")
     a = gobgp_attrs(p)
     assert p["nlri"]["labels"] == [1001] and a["next_hop"] == AC4 and a["as_path"] == "65000"
     assert a["route_targets"] == [RT_OUT]
     for g, nb, nh, lp in ((routes.gi, A6, A6, 260), (routes.ge, AC6, AC6, None)):
-        p = _gobgp_route(g, nb, "vpnv6", "65000:1:2001:db8:11::/64")
+        p = gobgp_route(g, nb, "vpnv6", "65000:1:2001:db8:11::/64")
         a = gobgp_attrs(p)
         assert p["nlri"]["labels"] == [1002] and a["next_hop"] == nh
         assert a.get("local_pref") == lp and a["route_targets"] == [RT_OUT]
@@ -430,7 +307,7 @@ def test_vpn_bgpvpn_to_gobgp(routes: Env) -> None:
 
 def test_evpn_bgpvpn_to_gobgp(routes: Env) -> None:
     for g, nb in ((routes.gi, A4), (routes.ge, AC4)):
-        p = _gobgp_route(
+        p = gobgp_route(
             g,
             nb,
             "evpn",
@@ -443,9 +320,9 @@ def test_evpn_bgpvpn_to_gobgp(routes: Env) -> None:
         assert {"type": 3, "subtype": 12, "tunnel_type": 8} in a["ext"]  # encap vxlan
         if g is routes.gi:
             assert a["local_pref"] == 270
-        p = _gobgp_route(g, nb, "evpn", "[type:multicast][rd:192.0.2.1:1][etag:0][ip:192.0.2.1]")
+        p = gobgp_route(g, nb, "evpn", "[type:multicast][rd:192.0.2.1:1][etag:0][ip:192.0.2.1]")
         assert gobgp_attrs(p)["route_targets"] == [RT_OUT]
-        p = _gobgp_route(
+        p = gobgp_route(
             g, nb, "evpn", "[type:Prefix][rd:192.0.2.1:1][etag:0][prefix:203.0.113.48/28]"
         )
         assert p["nlri"]["value"]["label"] == 500 and p["nlri"]["value"]["gateway"] == "0.0.0.0"
@@ -453,104 +330,88 @@ def test_evpn_bgpvpn_to_gobgp(routes: Env) -> None:
 
 
 def test_rtc_bgpvpn_to_gobgp(routes: Env) -> None:
-    p = _gobgp_route(routes.gi, A4, "rtc", f"65000:{RT_IN}")
+    p = gobgp_route(routes.gi, A4, "rtc", f"65000:{RT_IN}")
     assert gobgp_attrs(p)["next_hop"] == A4
 
 
 def test_gobgp_routes_reach_bgpvpn(routes: Env) -> None:
     bv = routes.bv
-    r = _bv_route(bv, "vpnv4", B4, prefix="203.0.113.128/28")
+    r = bv_route(bv, "vpnv4", B4, prefix="203.0.113.128/28")
     assert r["rd"] == "65000:2" and r["labels"] == [2001] and r["next_hop"] == B4
     a = r["attributes"]
     assert a["med"] == 7 and a["local_pref"] == 170 and a["as_path"] == ""
     assert a["communities"] == ["65000:7"] and a["large_communities"] == ["65000:7:7"]
     assert a["extended_communities"] == [f"target:{RT_IN}"]
-    r = _bv_route(bv, "ipv6", B6, prefix="2001:db8:21::/64")
+    r = bv_route(bv, "ipv6", B6, prefix="2001:db8:21::/64")
     a = r["attributes"]
     assert r["next_hop"] == B6 and a["local_pref"] == 150 and a["med"] == 3
     assert a["communities"] == ["65000:21"] and a["large_communities"] == ["65000:21:1"]
-    r = _bv_route(bv, "vpnv6", B6, prefix="2001:db8:20::/64")
+    r = bv_route(bv, "vpnv6", B6, prefix="2001:db8:20::/64")
     assert r["labels"] == [2002] and r["next_hop"] == B6 and r["attributes"]["local_pref"] == 180
-    r = _bv_route(bv, "evpn", B4, route_type=2, mac="02:00:00:00:0b:01")
+    r = bv_route(bv, "evpn", B4, route_type=2, mac="02:00:00:00:0b:01")
     assert r["ip"] == "203.0.113.201" and r["labels"] == [200] and r["rd"] == "65000:2"
     assert set(r["attributes"]["extended_communities"]) == {f"target:{RT_IN}", "encap:vxlan"}
-    r = _bv_route(bv, "evpn", B4, route_type=3, originator=B4)
+    r = bv_route(bv, "evpn", B4, route_type=3, originator=B4)
     assert r["next_hop"] == B4
-    r = _bv_route(bv, "evpn", B4, route_type=5, prefix="203.0.113.80/28")
+    r = bv_route(bv, "evpn", B4, route_type=5, prefix="203.0.113.80/28")
     assert (
         r["labels"] == [600]
         and "router-mac:02:00:00:00:0b:00" in r["attributes"]["extended_communities"]
     )
-    r = _bv_route(bv, "rtc", B4, route_target=f"target:{RT_OUT}")
+    r = bv_route(bv, "rtc", B4, route_target=f"target:{RT_OUT}")
     assert r["origin_as"] == 65000
     # eBGP
-    r = _bv_route(bv, "ipv4", C4, prefix="203.0.113.144/28")
+    r = bv_route(bv, "ipv4", C4, prefix="203.0.113.144/28")
     a = r["attributes"]
     assert r["next_hop"] == C4 and a["as_path"] == "65001" and a["med"] == 9
     assert a["communities"] == ["65001:9"] and a["large_communities"] == ["65001:9:9"]
     assert "local_pref" not in a
-    r = _bv_route(bv, "ipv6", C6, prefix="2001:db8:22::/64")
+    r = bv_route(bv, "ipv6", C6, prefix="2001:db8:22::/64")
     assert (
         r["next_hop"] == C6
         and r["attributes"]["as_path"] == "65001"
         and r["attributes"]["med"] == 11
     )
-    r = _bv_route(bv, "vpnv4", C4, prefix="203.0.113.160/28")
+    r = bv_route(bv, "vpnv4", C4, prefix="203.0.113.160/28")
     assert r["labels"] == [3001] and r["attributes"]["as_path"] == "65001" and r["next_hop"] == C4
-    r = _bv_route(bv, "evpn", C4, route_type=2, mac="02:00:00:00:0c:01")
+    r = bv_route(bv, "evpn", C4, route_type=2, mac="02:00:00:00:0c:01")
     assert r["labels"] == [300] and r["attributes"]["as_path"] == "65001"
 
 
 def test_routes_learned_from_one_gobgp_reach_the_other(routes: Env) -> None:
     """iBGP-learned (gobgp-i) goes to the eBGP peer with our AS prepended, MED dropped."""
-    p = _gobgp_route(routes.ge, AC4, "vpnv4", "65000:2:203.0.113.128/28")
+    p = gobgp_route(routes.ge, AC4, "vpnv4", "65000:2:203.0.113.128/28")
     a = gobgp_attrs(p)
     assert a["as_path"] == "65000" and a["next_hop"] == AC4 and "med" not in a
     assert a["communities"] == ["65000:7"] and a["route_targets"] == [RT_IN]
     # eBGP-learned goes to the iBGP peer (it asked for RT_IN? no: gobgp-i imports RT_OUT only)
-    p = _gobgp_route(routes.gi, A6, "ipv6", "2001:db8:22::/64")
+    p = gobgp_route(routes.gi, A6, "ipv6", "2001:db8:22::/64")
     a = gobgp_attrs(p)
     assert a["as_path"] == "65001" and a["local_pref"] == 100
 
 
 def test_rtc_holds_back_unrequested_vpn_routes(routes: Env) -> None:
     bv, gi, ge = routes.bv, routes.gi, routes.ge
+    bv.announce("203.0.113.64/28", family="vpnv4", rd="65000:9", label=1009, rt="65000:999")
     bv.announce(
-        "203.0.113.64/28",
-        "--family",
-        "vpnv4",
-        "--rd",
-        "65000:9",
-        "--label",
-        "1009",
-        "--rt",
-        "65000:999",
-    )
-    bv.announce(
-        "--family",
-        "evpn",
-        "--route-type",
-        "mac-ip",
-        "--rd",
-        "192.0.2.1:9",
-        "--mac",
-        "02:00:00:00:0a:09",
-        "--vni",
-        "109",
-        "--rt",
-        "65000:999",
+        family="evpn",
+        route_type="mac-ip",
+        rd="192.0.2.1:9",
+        mac="02:00:00:00:0a:09",
+        vni=109,
+        rt="65000:999",
     )
     # the eBGP session has no rtc: the routes go there (and prove bgpvpn processed them)
-    _gobgp_route(ge, AC4, "vpnv4", "65000:9:203.0.113.64/28")
-    _gobgp_route(ge, AC4, "evpn", "[mac:02:00:00:00:0a:09]")
+    gobgp_route(ge, AC4, "vpnv4", "65000:9:203.0.113.64/28")
+    gobgp_route(ge, AC4, "evpn", "[mac:02:00:00:00:0a:09]")
     time.sleep(1.0)
     assert gobgp_find(gi.adj_in(A4, "vpnv4"), "65000:9:203.0.113.64/28") is None
     assert gobgp_find(gi.adj_in(A4, "evpn"), "[mac:02:00:00:00:0a:09]") is None
     gi.cli("vrf", "add", "v9", "rd", "65000:99", "rt", "import", "65000:999", "export", "65000:999")
-    _bv_route(bv, "rtc", B4, route_target="target:65000:999")
-    p = _gobgp_route(gi, A4, "vpnv4", "65000:9:203.0.113.64/28")
+    bv_route(bv, "rtc", B4, route_target="target:65000:999")
+    p = gobgp_route(gi, A4, "vpnv4", "65000:9:203.0.113.64/28")
     assert p["nlri"]["labels"] == [1009] and gobgp_attrs(p)["route_targets"] == ["65000:999"]
-    _gobgp_route(gi, A4, "evpn", "[mac:02:00:00:00:0a:09]")
+    gobgp_route(gi, A4, "evpn", "[mac:02:00:00:00:0a:09]")
     # and GoBGP holds back its route with an RT bgpvpn did not ask for, until it does
     gi.add(
         "vpnv4",
@@ -566,40 +427,18 @@ def test_rtc_holds_back_unrequested_vpn_routes(routes: Env) -> None:
     )
     time.sleep(1.5)
     assert not [r for r in bv.rib("vpnv4", B4) if r["prefix"] == "203.0.113.96/28"]
-    bv.announce("--family", "rtc", "--route-target", "65000:888")
-    _bv_route(bv, "vpnv4", B4, prefix="203.0.113.96/28")
+    bv.announce(family="rtc", route_target="65000:888")
+    bv_route(bv, "vpnv4", B4, prefix="203.0.113.96/28")
 
 
 def test_withdrawals_cross_both_ways(routes: Env) -> None:
     bv, gi, ge = routes.bv, routes.gi, routes.ge
     bv.withdraw("203.0.113.0/28")
-    bv.withdraw("203.0.113.16/28", "--family", "vpnv4", "--rd", "65000:1")
-    bv.withdraw("2001:db8:11::/64", "--family", "vpnv6", "--rd", "65000:1")
-    bv.withdraw(
-        "--family",
-        "evpn",
-        "--route-type",
-        "mac-ip",
-        "--rd",
-        "192.0.2.1:1",
-        "--mac",
-        "02:00:00:00:0a:01",
-        "--ip",
-        "203.0.113.33",
-    )
-    bv.withdraw(
-        "--family",
-        "evpn",
-        "--route-type",
-        "inclusive-multicast",
-        "--rd",
-        "192.0.2.1:1",
-        "--originator",
-        A4,
-    )
-    bv.withdraw(
-        "203.0.113.48/28", "--family", "evpn", "--route-type", "ip-prefix", "--rd", "192.0.2.1:1"
-    )
+    bv.withdraw("203.0.113.16/28", family="vpnv4", rd="65000:1")
+    bv.withdraw("2001:db8:11::/64", family="vpnv6", rd="65000:1")
+    bv.withdraw(**EVPN_MAC_IP)
+    bv.withdraw(**evpn_multicast(A4))
+    bv.withdraw(EVPN_PREFIX, **EVPN_PREFIX_KEY)
     gi.delete("vpnv4", "203.0.113.128/28", "label", "2001", "rd", "65000:2")
     gi.delete("ipv6", "2001:db8:21::/64")
     gi.delete(
@@ -616,9 +455,6 @@ def test_withdrawals_cross_both_ways(routes: Env) -> None:
     )
     ge.delete("ipv4", "203.0.113.144/28")
 
-    def gone(g: GoBGP, nb: str, fam: str, dest: str) -> bool:
-        return gobgp_find(g.adj_in(nb, fam), dest) is None
-
     for g, nb, fam, dest in (
         (ge, AC4, "ipv4", "203.0.113.0/28"),
         (gi, A4, "vpnv4", "65000:1:203.0.113.16/28"),
@@ -632,7 +468,7 @@ def test_withdrawals_cross_both_ways(routes: Env) -> None:
     ):
         wait_until(
             f"{fam} {dest} withdrawn at gobgp-{g.tag}",
-            lambda g=g, nb=nb, fam=fam, dest=dest: gone(g, nb, fam, dest),
+            lambda g=g, nb=nb, fam=fam, dest=dest: gobgp_gone(g, nb, fam, dest),
             20,
         )
     for fam, peer, key, value in (
@@ -649,15 +485,17 @@ def test_withdrawals_cross_both_ways(routes: Env) -> None:
             20,
         )
     # what was not withdrawn stays
-    assert _bv_route(bv, "evpn", B4, route_type=3, originator=B4)
+    assert bv_route(bv, "evpn", B4, route_type=3, originator=B4)
     assert gobgp_find(ge.adj_in(AC6, "ipv6"), "2001:db8:10::/64") is not None
     # withdrawing the RT membership: GoBGP withdraws what it sent for it
-    bv.withdraw("--family", "rtc", "--route-target", RT_IN)
-    wait_until("RTC route withdrawn at gobgp-i", lambda: gone(gi, A4, "rtc", f"65000:{RT_IN}"), 20)
+    bv.withdraw(family="rtc", route_target=RT_IN)
+    wait_until(
+        "RTC route withdrawn at gobgp-i", lambda: gobgp_gone(gi, A4, "rtc", f"65000:{RT_IN}"), 20
+    )
     wait_until(
         "gobgp-i's RT_IN routes gone from bgpvpn",
         lambda: not [r for r in bv.rib("evpn", B4) if r["rd"] == "65000:2"],
         20,
         detail=lambda: bv.rib("evpn", B4),
     )
-    assert _bv_route(bv, "evpn", C4, route_type=2, mac="02:00:00:00:0c:01")
+    assert bv_route(bv, "evpn", C4, route_type=2, mac="02:00:00:00:0c:01")

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from checks import bgpvpn_peer, lab_env, wait_established
 from harness import (
     Bgpvpn,
     GoBGP,
@@ -98,36 +99,15 @@ def _gr_neighbor(admin_down: bool) -> str:
 @pytest.fixture(scope="module")
 def gr_env() -> Iterator[GrEnv]:
     require("gobgpd", "gobgp")
-    lab = Lab("gr")
-    try:
+    with lab_env("gr") as lab:
         a, b, c = lab.ns("A"), lab.ns("B"), lab.ns("C")
         lab.link(a, "vAB", [f"{A4}/24"], b, "vBA", [f"{B4}/24"])
         lab.link(a, "vAC", [f"{AC4}/24"], c, "vCA", [f"{C4}/24"])
-        bv = Bgpvpn(
-            lab,
-            a,
-            "A",
-            bgpvpn_config(
-                65000,
-                A4,
-                [
-                    {
-                        "address": B4,
-                        "asn": 65000,
-                        "families": ["ipv4", "vpnv4"],
-                        "passive": True,
-                        "hold_time": HOLD,
-                    },
-                    {
-                        "address": C4,
-                        "asn": 65001,
-                        "families": ["ipv4", "vpnv4"],
-                        "passive": True,
-                        "hold_time": HOLD,
-                    },
-                ],
-            ),
-        )
+        peers = [
+            bgpvpn_peer(B4, 65000, ["ipv4", "vpnv4"], passive=True, hold_time=HOLD),
+            bgpvpn_peer(C4, 65001, ["ipv4", "vpnv4"], passive=True, hold_time=HOLD),
+        ]
+        bv = Bgpvpn(lab, a, "A", bgpvpn_config(65000, A4, peers))
         gr = GoBGP(lab, b, "gr", gobgp_config(65000, B4, [_gr_neighbor(False)], [B4]))
         obs = GoBGP(
             lab,
@@ -140,10 +120,8 @@ def gr_env() -> Iterator[GrEnv]:
                 [C4],
             ),
         )
-        wait_until("GR sessions Established", lambda: bv.established(B4, C4), 40, detail=bv.peers)
+        wait_established(bv, (B4, C4), 40, "GR sessions Established")
         yield GrEnv(lab, bv, gr, obs)
-    finally:
-        lab.close()
 
 
 def test_gr_stale_routes_kept_then_refreshed(gr_env: GrEnv) -> None:
@@ -283,30 +261,22 @@ class RrEnv:
 @pytest.fixture(scope="module")
 def rr_env() -> Iterator[RrEnv]:
     require("gobgpd", "gobgp")
-    lab = Lab("rr")
-    try:
+    with lab_env("rr") as lab:
         r, n1, n2 = lab.ns("R"), lab.ns("C1"), lab.ns("C2")
         lab.link(r, "vR1", [f"{A4}/24"], n1, "v1R", [f"{B4}/24"])
         lab.link(r, "vR2", [f"{AC4}/24"], n2, "v2R", [f"{C4}/24"])
         peers = [
-            {
-                "address": addr,
-                "asn": RR_AS,
-                "families": ["ipv4", "vpnv4"],
-                "passive": True,
-                "hold_time": HOLD,
-                "rr_client": True,
-            }
+            bgpvpn_peer(
+                addr, RR_AS, ["ipv4", "vpnv4"], passive=True, hold_time=HOLD, rr_client=True
+            )
             for addr in (B4, C4)
         ]
         bv = Bgpvpn(lab, r, "R", bgpvpn_config(RR_AS, A4, peers, extra=f'cluster_id = "{CLUSTER}"'))
         fams = ["ipv4-unicast", "l3vpn-ipv4-unicast"]
         c1 = GoBGP(lab, n1, "c1", gobgp_config(RR_AS, B4, [gobgp_neighbor(A4, RR_AS, fams)], [B4]))
         c2 = GoBGP(lab, n2, "c2", gobgp_config(RR_AS, C4, [gobgp_neighbor(AC4, RR_AS, fams)], [C4]))
-        wait_until("RR sessions Established", lambda: bv.established(B4, C4), 40, detail=bv.peers)
+        wait_established(bv, (B4, C4), 40, "RR sessions Established")
         yield RrEnv(lab, bv, c1, c2)
-    finally:
-        lab.close()
 
 
 @pytest.mark.parametrize("family", ["ipv4", "vpnv4"])
@@ -379,8 +349,7 @@ class RtcEnv:
 @pytest.fixture(scope="module")
 def rtc_env() -> Iterator[RtcEnv]:
     require("gobgpd", "gobgp")
-    lab = Lab("rtc")
-    try:
+    with lab_env("rtc") as lab:
         r, r2, na, nb = lab.ns("R"), lab.ns("R2"), lab.ns("HA"), lab.ns("HB")
         lab.link(r, "vRA", [f"{B4}/24"], na, "vAR", [f"{A4}/24"])
         lab.link(r, "vRB", [f"{C4}/24"], nb, "vBR", [f"{AC4}/24"])
@@ -389,13 +358,7 @@ def rtc_env() -> Iterator[RtcEnv]:
         hosts = []
         for ns, tag, me, rrs in ((na, "HA", A4, (B4, R2_A)), (nb, "HB", AC4, (C4, R2_B))):
             peers = [
-                {
-                    "address": rr_addr,
-                    "asn": RTC_AS,
-                    "families": ["vpnv4", "rtc"],
-                    "passive": True,
-                    "hold_time": HOLD,
-                }
+                bgpvpn_peer(rr_addr, RTC_AS, ["vpnv4", "rtc"], passive=True, hold_time=HOLD)
                 for rr_addr in rrs
             ]
             hosts.append(Bgpvpn(lab, ns, tag, bgpvpn_config(RTC_AS, me, peers)))
@@ -429,11 +392,9 @@ def rtc_env() -> Iterator[RtcEnv]:
             ),
         )
         ha, hb = hosts
-        wait_until("host A Established", lambda: ha.established(B4, R2_A), 40, detail=ha.peers)
-        wait_until("host B Established", lambda: hb.established(C4, R2_B), 40, detail=hb.peers)
+        wait_established(ha, (B4, R2_A), 40, "host A Established")
+        wait_established(hb, (C4, R2_B), 40, "host B Established")
         yield RtcEnv(lab, rr, rr2, ha, hb)
-    finally:
-        lab.close()
 
 
 def test_rtc_membership_through_gobgp_rr(rtc_env: RtcEnv) -> None:

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from checks import bgpvpn_peer, lab_env, wait_established
 from harness import (
     FRR,
     Bgpvpn,
@@ -403,8 +404,7 @@ def gr_env() -> Iterator[GrEnv]:
         "/usr/sbin/bgpd",
         "bgpctl",
     )
-    lab = Lab("grmore")
-    try:
+    with lab_env("grmore") as lab:
         a, nf, nb, ne, nd, no = (lab.ns(t) for t in ("A", "F", "B", "E", "D", "O"))
         for ns, (mine, theirs) in zip(
             (nf, nb, ne, nd), ((A_F, F), (A_B, B), (A_E, E), (A_D, D)), strict=True
@@ -412,10 +412,11 @@ def gr_env() -> Iterator[GrEnv]:
             tag = ns.rsplit("-", 1)[1]
             lab.link(a, f"vA{tag}", [f"{mine}/30"], ns, f"v{tag}A", [f"{theirs}/30"])
         lab.link(a, "vAO", [f"{A_O}/24"], no, "vOA", [f"{O}/24"])
-        common: dict[str, Any] = {"asn": AS, "families": ["ipv4", "vpnv4"], "hold_time": HOLD}
-        peers_cfg = [{"address": addr, "passive": True, **common} for addr in (F, B, E)] + [
-            {"address": D, "local_address": A_D, **common},  # OpenBGPD is passive
-            {"address": O, "asn": 65001, "families": ["ipv4", "vpnv4"], "passive": True},
+        fams = ["ipv4", "vpnv4"]
+        peers_cfg = [
+            *(bgpvpn_peer(addr, AS, fams, passive=True, hold_time=HOLD) for addr in (F, B, E)),
+            bgpvpn_peer(D, AS, fams, local_address=A_D, hold_time=HOLD),  # OpenBGPD is passive
+            bgpvpn_peer(O, 65001, fams, passive=True, hold_time=None),
         ]
         bv = Bgpvpn(lab, a, "A", bgpvpn_config(AS, A_F, peers_cfg))
         obs = GoBGP(
@@ -434,15 +435,8 @@ def gr_env() -> Iterator[GrEnv]:
         peers["bird"] = BirdGr(lab, nb)
         peers["exabgp"] = ExaGr(lab, ne)
         obgp = OpenBGPD(lab, nd, "gr", OPENBGPD_CONF)
-        wait_until(
-            "GR lab sessions Established",
-            lambda: bv.established(F, B, E, D, O),
-            60,
-            detail=bv.peers,
-        )
+        wait_established(bv, (F, B, E, D, O), 60, "GR lab sessions Established")
         yield GrEnv(lab, bv, obs, peers, obgp)
-    finally:
-        lab.close()
 
 
 # ------------------------------------------------------------------------------ checks
@@ -816,22 +810,14 @@ class RrEnv:
 @pytest.fixture(scope="module")
 def rr_env() -> Iterator[RrEnv]:
     require("/usr/lib/frr/bgpd", "/usr/lib/frr/zebra", "vtysh", "bird", "birdc")
-    lab = Lab("rrmore")
-    try:
+    with lab_env("rrmore") as lab:
         r, n1, n2, nb = lab.ns("R"), lab.ns("F1"), lab.ns("F2"), lab.ns("B")
         for ns, tag, mine, theirs in ((n1, "1", R_F1, F1), (n2, "2", R_F2, F2), (nb, "B", R_B, BR)):
             lab.link(r, f"vR{tag}", [f"{mine}/30"], ns, f"v{tag}R", [f"{theirs}/30"])
             # the reflected routes' next hops (other clients) resolve through R
             run(["ip", "-n", ns, "route", "add", "192.0.2.0/24", "via", mine])
         peers = [
-            {
-                "address": addr,
-                "asn": RR_AS,
-                "families": ["ipv4", "vpnv4"],
-                "passive": True,
-                "hold_time": 9,
-                "rr_client": True,
-            }
+            bgpvpn_peer(addr, RR_AS, ["ipv4", "vpnv4"], passive=True, hold_time=9, rr_client=True)
             for addr in (F1, F2, BR)
         ]
         bv = Bgpvpn(
@@ -840,12 +826,8 @@ def rr_env() -> Iterator[RrEnv]:
         f1 = FRR(lab, n1, "c1", rr_frr_conf(F1, R_F1, RR_ROUTES[F1]))
         f2 = FRR(lab, n2, "c2", rr_frr_conf(F2, R_F2, RR_ROUTES[F2]))
         bird = Bird(lab, nb, "c3", rr_bird_conf(RR_ROUTES[BR]))
-        wait_until(
-            "RR sessions Established", lambda: bv.established(F1, F2, BR), 60, detail=bv.peers
-        )
+        wait_established(bv, (F1, F2, BR), 60, "RR sessions Established")
         yield RrEnv(lab, bv, f1, f2, bird)
-    finally:
-        lab.close()
 
 
 def _frr_has(f: FRR, r: RrRoute) -> list[dict[str, Any]]:

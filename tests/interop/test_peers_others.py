@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from checks import announce_evpn_routes, bgpvpn_peer, bv_route, lab_env, wait_established
 from harness import Bgpvpn, Bird, ExaBGP, Lab, OpenBGPD, bgpvpn_config, require, wait_until
 
 pytestmark = [pytest.mark.interop, pytest.mark.slow]
@@ -122,47 +123,14 @@ def build(lab: Lab) -> Env:
     lab.link(a, "vAB", [f"{AB4}/25", f"{AB6}/64"], b, "vBA", [f"{B4}/25", f"{B6}/64"])
     lab.link(a, "vAC", [f"{AC4}/24", f"{AC6}/64"], c, "vCA", [f"{C4}/24", f"{C6}/64"])
     lab.link(a, "vAD", [f"{AD4}/25"], d, "vDA", [f"{D4}/25"])
-    common = {"hold_time": 30}
-    bv = Bgpvpn(
-        lab,
-        a,
-        "A",
-        bgpvpn_config(
-            65000,
-            AB4,
-            [
-                {"address": B4, "asn": 65000, "families": ["ipv4", "vpnv4", "rtc"], **common},
-                {
-                    "address": B6,
-                    "asn": 65000,
-                    "families": ["ipv6", "vpnv6"],
-                    "passive": True,
-                    **common,
-                },
-                {
-                    "address": C4,
-                    "asn": 65003,
-                    "families": ["ipv4", "vpnv4"],
-                    "local_address": AC4,
-                    **common,
-                },
-                {
-                    "address": C6,
-                    "asn": 65003,
-                    "families": ["ipv6", "vpnv6"],
-                    "local_address": AC6,
-                    **common,
-                },
-                {
-                    "address": D4,
-                    "asn": 65000,
-                    "families": ["ipv4", "vpnv4", "vpnv6", "evpn", "rtc"],
-                    "local_address": AD4,
-                    **common,
-                },
-            ],
-        ),
-    )
+    peers = [
+        bgpvpn_peer(B4, 65000, ["ipv4", "vpnv4", "rtc"]),
+        bgpvpn_peer(B6, 65000, ["ipv6", "vpnv6"], passive=True),
+        bgpvpn_peer(C4, 65003, ["ipv4", "vpnv4"], local_address=AC4),
+        bgpvpn_peer(C6, 65003, ["ipv6", "vpnv6"], local_address=AC6),
+        bgpvpn_peer(D4, 65000, ["ipv4", "vpnv4", "vpnv6", "evpn", "rtc"], local_address=AD4),
+    ]
+    bv = Bgpvpn(lab, a, "A", bgpvpn_config(65000, AB4, peers))
     bird = Bird(lab, b, "B", BIRD_CONF)
     obgp = OpenBGPD(lab, c, "C", OPENBGPD_CONF)
     exa = ExaBGP(lab, d, "D", EXABGP_CONF, D4)
@@ -172,126 +140,34 @@ def build(lab: Lab) -> Env:
 @pytest.fixture(scope="module")
 def env() -> Iterator[Env]:
     require("bird", "birdc", "/usr/sbin/bgpd", "bgpctl", "/usr/sbin/exabgp")
-    lab = Lab("others")
-    try:
+    with lab_env("others") as lab:
         e = build(lab)
-        wait_until(
-            "all sessions Established",
-            lambda: e.bv.established(B4, B6, C4, C6, D4),
-            60,
-            detail=lambda: e.bv.peers(),
-        )
+        wait_established(e.bv, (B4, B6, C4, C6, D4), 60)
         bv = e.bv
         bv.announce(
             "203.0.113.100/32",
-            "--med",
-            "10",
-            "--local-pref",
-            "300",
-            "--community",
-            "65000:1",
-            "--large-community",
-            "65000:1:1",
+            med=10,
+            local_pref=300,
+            community="65000:1",
+            large_community="65000:1:1",
         )
-        bv.announce(
-            "2001:db8:10::/64",
-            "--family",
-            "ipv6",
-            "--local-pref",
-            "310",
-            "--med",
-            "20",
-            "--community",
-            "65000:2",
-        )
+        bv.announce("2001:db8:10::/64", family="ipv6", local_pref=310, med=20, community="65000:2")
         bv.announce(
             "203.0.113.101/32",
-            "--family",
-            "vpnv4",
-            "--rd",
-            "65000:1",
-            "--label",
-            "1001",
-            "--rt",
-            RT,
-            "--local-pref",
-            "250",
-            "--med",
-            "5",
+            family="vpnv4",
+            rd="65000:1",
+            label=1001,
+            rt=RT,
+            local_pref=250,
+            med=5,
         )
-        bv.announce(
-            "2001:db8:11::/64",
-            "--family",
-            "vpnv6",
-            "--rd",
-            "65000:1",
-            "--label",
-            "1002",
-            "--rt",
-            RT,
-        )
-        bv.announce(
-            "--family",
-            "evpn",
-            "--route-type",
-            "mac-ip",
-            "--rd",
-            "192.0.2.1:1",
-            "--mac",
-            "02:00:00:00:0a:01",
-            "--ip",
-            "203.0.113.33",
-            "--vni",
-            "100",
-            "--rt",
-            RT,
-            "--ext-community",
-            "encap:vxlan",
-        )
-        bv.announce(
-            "--family",
-            "evpn",
-            "--route-type",
-            "inclusive-multicast",
-            "--rd",
-            "192.0.2.1:1",
-            "--originator",
-            AB4,
-            "--rt",
-            RT,
-            "--ext-community",
-            "encap:vxlan",
-        )
-        bv.announce(
-            "203.0.113.48/28",
-            "--family",
-            "evpn",
-            "--route-type",
-            "ip-prefix",
-            "--rd",
-            "192.0.2.1:1",
-            "--vni",
-            "500",
-            "--rt",
-            RT,
-            "--ext-community",
-            "encap:vxlan",
-        )
+        bv.announce("2001:db8:11::/64", family="vpnv6", rd="65000:1", label=1002, rt=RT)
+        announce_evpn_routes(bv, RT, AB4)
         yield e
-    finally:
-        lab.close()
 
 
 def _bv_route(bv: Bgpvpn, family: str, peer: str, **match: Any) -> dict[str, Any]:
-    def find() -> dict[str, Any] | None:
-        for r in bv.rib(family, peer):
-            if all(r.get(k) == v for k, v in match.items()):
-                return r
-        return None
-
-    return wait_until(
-        f"{family} {match} from {peer} at bgpvpn", find, 30, detail=lambda: bv.rib(family, peer)
-    )
+    return bv_route(bv, family, peer, 30, **match)
 
 
 def test_sessions_established(env: Env) -> None:
@@ -480,7 +356,7 @@ def test_exabgp_to_bgpvpn(env: Env) -> None:
 def test_withdrawals_reach_all(env: Env) -> None:
     bv = env.bv
     bv.withdraw("203.0.113.100/32")
-    bv.withdraw("203.0.113.101/32", "--family", "vpnv4", "--rd", "65000:1")
+    bv.withdraw("203.0.113.101/32", family="vpnv4", rd="65000:1")
     wait_until(
         "ipv4 withdrawn at BIRD",
         lambda: "203.0.113.100/32" not in env.bird.birdc("show", "route", "table", "master4"),
@@ -517,11 +393,9 @@ def test_withdrawals_reach_all(env: Env) -> None:
     "withdraw and keeps the route. The same UPDATE removes the route at GoBGP, FRR, BIRD, ExaBGP.",
 )
 def test_vpn_withdrawal_reaches_openbgpd(env: Env) -> None:
-    env.bv.announce(
-        "203.0.113.102/32", "--family", "vpnv4", "--rd", "65000:2", "--label", "1003", "--rt", RT
-    )
+    env.bv.announce("203.0.113.102/32", family="vpnv4", rd="65000:2", label=1003, rt=RT)
     _obgp_rib(env.obgp, "vpnv4", "203.0.113.102/32")
-    env.bv.withdraw("203.0.113.102/32", "--family", "vpnv4", "--rd", "65000:2")
+    env.bv.withdraw("203.0.113.102/32", family="vpnv4", rd="65000:2")
     wait_until(
         "vpnv4 withdrawn at OpenBGPD",
         lambda: "203.0.113.102/32" not in env.obgp.bgpctl("show", "rib", "vpnv4"),
