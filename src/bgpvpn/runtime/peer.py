@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bgpvpn.runtime.sockets import set_gtsm, set_md5_key
+from bgpvpn.runtime.sockets import gtsm_admits, set_gtsm, set_md5_key
 from bgpvpn.session import (
     CloseRequested,
     ConnectRequested,
@@ -30,6 +31,8 @@ from bgpvpn.session import (
 
 READ_SIZE = 1 << 14
 HIGH_WATER = 1 << 20  # octets queued to a peer before the owner stops draining routes to it
+
+log = logging.getLogger("bgpvpn.peer")
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +174,17 @@ class PeerRunner:
 
     def incoming(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """A TCP connection from the peer's address (the listener found us)."""
-        self._tune(writer.get_extra_info("socket"))
+        sock = writer.get_extra_info("socket")
+        hops = self.transport.ttl_security
+        if hops and (sock is None or not gtsm_admits(sock, hops)):
+            log.warning(
+                "peer %s: connection refused by GTSM: its SYN came from more than %d hop(s)",
+                self.config.peer_address,
+                hops,
+            )
+            writer.close()
+            return
+        self._tune(sock)
         state = self.state
         if state in (State.CONNECT, State.ACTIVE):
             conn = self.main

@@ -3,11 +3,14 @@ allows them. Each function raises ``OSError`` with a readable message when it do
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
 import struct
 
 TCP_MD5SIG = 14  # linux/tcp.h
+TCP_SAVE_SYN = 27  # linux/tcp.h
+TCP_SAVED_SYN = 28
 IP_MINTTL = 21  # linux/in.h
 IPV6_MINHOPCOUNT = 73  # linux/in6.h
 _MD5_KEY_MAX = 80
@@ -47,3 +50,48 @@ def set_gtsm(sock: socket.socket, hops: int) -> None:
     else:
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, 255)
         sock.setsockopt(socket.IPPROTO_IP, IP_MINTTL, min_ttl)
+
+
+def save_syn(listener: socket.socket) -> bool:
+    """Have the kernel keep each accepted connection's SYN headers (``syn_ttl`` reads them);
+    False where it cannot."""
+    try:
+        listener.setsockopt(socket.IPPROTO_TCP, TCP_SAVE_SYN, 1)
+    except OSError:
+        return False
+    return True
+
+
+def gtsm_listener(listener: socket.socket) -> bool:
+    """A listener that GTSM peers connect to: it answers their SYN with TTL 255 (a GTSM peer
+    drops a SYN-ACK from farther than its hops) and keeps each SYN's headers for
+    ``gtsm_admits``. False when the kernel keeps no SYN (incoming GTSM connections are then
+    refused; ours still go out)."""
+    with contextlib.suppress(OSError):
+        listener.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, 255)
+    if listener.family == socket.AF_INET6:
+        with contextlib.suppress(OSError):
+            listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, 255)
+    return save_syn(listener)
+
+
+def syn_ttl(sock: socket.socket) -> int | None:
+    """The TTL (IPv4) or hop limit (IPv6) the connection's SYN arrived with, from the headers
+    the listener saved (``save_syn``); None when there are none. Reading frees them."""
+    try:
+        head = sock.getsockopt(socket.IPPROTO_TCP, TCP_SAVED_SYN, 512)
+    except OSError:
+        return None
+    if len(head) >= 20 and head[0] >> 4 == 4:
+        return head[8]
+    if len(head) >= 40 and head[0] >> 4 == 6:
+        return head[7]
+    return None
+
+
+def gtsm_admits(sock: socket.socket, hops: int) -> bool:
+    """RFC5082 for a connection a peer opened to our listener: its SYN came at most ``hops``
+    hops (TTL at least 256 - hops). The socket's minimum TTL set afterwards covers only what
+    arrives later, so the SYN is what tells; no saved SYN: not admitted."""
+    ttl = syn_ttl(sock)
+    return ttl is not None and ttl >= 256 - hops

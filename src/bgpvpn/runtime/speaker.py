@@ -24,7 +24,7 @@ from bgpvpn.config import Config, PeerConfig
 from bgpvpn.rib import PeerInfo, Rib
 from bgpvpn.runtime.gcpolicy import GcPolicy
 from bgpvpn.runtime.peer import PeerRunner, Transport
-from bgpvpn.runtime.sockets import set_md5_key
+from bgpvpn.runtime.sockets import gtsm_listener, set_md5_key
 from bgpvpn.session import (
     EndOfRibReceived,
     Established,
@@ -180,6 +180,8 @@ class Speaker:
                     set_md5_key(sock, status.config.address, key)
                 except OSError as e:
                     status.last_error = str(e)
+        if any(status.config.ttl_security for status in self.peers.values()):
+            gtsm_listener(sock)  # SYN-ACKs with TTL 255; incoming SYNs' TTL checked per peer
         sock.bind((host, port))
         sock.setblocking(False)
         server = await asyncio.start_server(self._incoming, sock=sock)
