@@ -46,12 +46,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import nsproc  # scripts/nsproc.py, shared with the interop tests' harness
+from nsproc import CommandError
+
 NS_PREFIX = "gcap-"
 GOBGP_API = "127.0.0.1:50051"
 DEFAULT_TIMEOUT = 60.0
 
 
-class CaptureError(RuntimeError):
+class CaptureError(CommandError):
     """A scenario could not be captured."""
 
 
@@ -72,16 +75,7 @@ class Resources:
     namespaces: list[str] = field(default_factory=list)
 
     def stop_proc(self, proc: Proc, timeout: float = 8.0) -> None:
-        p = proc.popen
-        if p.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(p.pid, proc.stop_signal)
-            try:
-                p.wait(timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(p.pid, signal.SIGKILL)
-                p.wait(5)
+        nsproc.stop(proc.popen, proc.stop_signal, timeout)
         if proc in self.procs:
             self.procs.remove(proc)
 
@@ -92,25 +86,11 @@ class Resources:
             except Exception as exc:  # keep cleaning up
                 print(f"warning: stopping {proc.name}: {exc}", file=sys.stderr)
         for ns in reversed(list(self.namespaces)):
-            kill_namespace_pids(ns)
-            subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
+            nsproc.delete_namespace(ns)
             self.namespaces.remove(ns)
 
 
 RES = Resources()
-
-
-def kill_namespace_pids(ns: str) -> None:
-    """Stop whatever still runs in one of *our* namespaces (children our daemons forked)."""
-    for sig, pause in ((signal.SIGTERM, 1.0), (signal.SIGKILL, 0.3)):
-        out = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True)
-        pids = [int(x) for x in out.stdout.split()]
-        if not pids:
-            return
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
-        time.sleep(pause)
 
 
 def _on_signal(signum: int, _frame: Any) -> None:
@@ -128,16 +108,7 @@ def run(
     timeout: float = 30.0,
     env: dict[str, str] | None = None,
 ) -> str:
-    full = ["ip", "netns", "exec", ns, *argv] if ns else list(argv)
-    try:
-        cp = subprocess.run(full, capture_output=True, text=True, timeout=timeout, env=env)
-    except subprocess.TimeoutExpired as exc:
-        raise CaptureError(f"timeout running {' '.join(full)}") from exc
-    if check and cp.returncode != 0:
-        raise CaptureError(
-            f"{' '.join(full)} -> rc {cp.returncode}: {cp.stderr.strip()} {cp.stdout.strip()[:500]}"
-        )
-    return cp.stdout
+    return nsproc.run(argv, ns, check, timeout, env, error=CaptureError)
 
 
 def wait_until(
@@ -147,21 +118,7 @@ def wait_until(
     interval: float = 0.5,
     detail: Callable[[], str] | None = None,
 ) -> None:
-    deadline = time.monotonic() + timeout
-    last_exc: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            if pred():
-                return
-            last_exc = None
-        except (CaptureError, ValueError, KeyError, OSError) as exc:
-            last_exc = exc
-        time.sleep(interval)
-    extra = f" (last error: {last_exc})" if last_exc else ""
-    if detail is not None:
-        with contextlib.suppress(CaptureError, ValueError, KeyError, OSError):
-            extra += f" [{detail()}]"
-    raise CaptureError(f"timed out after {timeout:.0f}s waiting for {what}{extra}")
+    nsproc.wait_until(what, pred, timeout, interval, detail, error=CaptureError)
 
 
 def wait_counts(
@@ -263,32 +220,13 @@ class Ctx:
         return name
 
     def veth(self, ns1: str, if1: str, ns2: str, if2: str) -> None:
-        run(
-            [
-                "ip",
-                "link",
-                "add",
-                if1,
-                "netns",
-                ns1,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                if2,
-                "netns",
-                ns2,
-            ]
-        )
+        nsproc.veth(ns1, if1, ns2, if2, CaptureError)
 
     def addr(self, ns: str, dev: str, *addrs: str) -> None:
-        for a in addrs:
-            extra = ["nodad"] if ":" in a else []
-            run(["ip", "-n", ns, "addr", "add", a, "dev", dev, *extra])
-            for info in self.meta["namespaces"].values():
-                if info["name"] == ns:
-                    info["addresses"].append(f"{a} dev {dev}")
-        run(["ip", "-n", ns, "link", "set", dev, "up"])
+        nsproc.add_addresses(ns, dev, addrs, CaptureError)
+        for info in self.meta["namespaces"].values():
+            if info["name"] == ns:
+                info["addresses"] += [f"{a} dev {dev}" for a in addrs]
 
     def pair(
         self, ns1: str, if1: str, addrs1: Sequence[str], ns2: str, if2: str, addrs2: Sequence[str]
@@ -323,20 +261,7 @@ class Ctx:
         stop_signal: int = signal.SIGTERM,
         stderr_pipe: bool = False,
     ) -> Proc:
-        full = ["ip", "netns", "exec", ns, *argv]
-        logf = open(log, "ab")  # noqa: SIM115 - handed to the child
-        try:
-            popen = subprocess.Popen(
-                full,
-                stdout=logf,
-                stderr=subprocess.PIPE if stderr_pipe else subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=env,
-                start_new_session=True,
-            )
-        finally:
-            logf.close()
-        proc = Proc(name, popen, stop_signal)
+        proc = Proc(name, nsproc.start(ns, argv, log, env, stderr_pipe), stop_signal)
         RES.procs.append(proc)
         return proc
 
@@ -530,41 +455,13 @@ class FRR:
     def __init__(self, ctx: Ctx, ns: str, tag: str, bgpd_conf: str) -> None:
         self.ctx, self.ns, self.tag = ctx, ns, tag
         self.dir = ctx.subdir(f"frr-{tag}")
-        (self.dir / "bgpd.conf").write_text(bgpd_conf)
-        (self.dir / "zebra.conf").write_text(f"hostname frr-{tag}\n")
-        run(["chown", "-R", "frr:frr", str(self.dir)])
-        common = ["--vty_socket", str(self.dir), "-z", str(self.dir / "zserv.api"), "-P", "0"]
+        nsproc.frr_files(self.dir, tag, bgpd_conf, CaptureError)
         self.zebra = ctx.start(
-            f"zebra-{tag}",
-            ns,
-            [
-                "/usr/lib/frr/zebra",
-                "-f",
-                str(self.dir / "zebra.conf"),
-                "-i",
-                str(self.dir / "zebra.pid"),
-                *common,
-                "--log",
-                f"file:{self.dir}/zebra.log",
-            ],
-            self.dir / "zebra.out",
+            f"zebra-{tag}", ns, nsproc.frr_argv("zebra", self.dir), self.dir / "zebra.out"
         )
         wait_until("zebra socket", lambda: (self.dir / "zserv.api").exists(), 20, 0.2)
         self.bgpd = ctx.start(
-            f"bgpd-{tag}",
-            ns,
-            [
-                "/usr/lib/frr/bgpd",
-                "-n",
-                "-f",
-                str(self.dir / "bgpd.conf"),
-                "-i",
-                str(self.dir / "bgpd.pid"),
-                *common,
-                "--log",
-                f"file:{self.dir}/bgpd.log",
-            ],
-            self.dir / "bgpd.out",
+            f"bgpd-{tag}", ns, nsproc.frr_argv("bgpd", self.dir), self.dir / "bgpd.out"
         )
         wait_until("FRR bgpd vty", lambda: (self.dir / "bgpd.vty").exists(), 20, 0.2)
 
@@ -755,45 +652,15 @@ def three_namespaces(ctx: Ctx) -> tuple[str, str, str]:
     return a, b, c
 
 
-def frr_evpn_ns_setup(ns: str, local_ip: str, mac: str, host_ip: str, bridge_ip: str) -> None:
-    """VXLAN VNI 100 + bridge + one MAC/IP so FRR's zebra originates E-VPN type-2/3."""
-    ip = ["ip", "-n", ns]
-    run([*ip, "link", "add", "br100", "type", "bridge"])
-    run(
-        [
-            *ip,
-            "link",
-            "add",
-            "vxlan100",
-            "type",
-            "vxlan",
-            "id",
-            "100",
-            "local",
-            local_ip,
-            "dstport",
-            "4789",
-            "nolearning",
-        ]
-    )
-    run([*ip, "link", "set", "vxlan100", "master", "br100"])
-    run([*ip, "link", "add", "vh100", "type", "veth", "peer", "name", "vh100b"])
-    run([*ip, "link", "set", "vh100", "address", mac])
-    run([*ip, "link", "set", "vh100b", "master", "br100"])
-    for dev in ("br100", "vxlan100", "vh100", "vh100b"):
-        run([*ip, "link", "set", dev, "up"])
-    run([*ip, "addr", "add", bridge_ip, "dev", "br100"])
-    run([*ip, "neigh", "replace", host_ip, "lladdr", mac, "dev", "br100", "nud", "permanent"])
-    run(["bridge", "-n", ns, "fdb", "replace", mac, "dev", "vh100b", "master", "static"])
-
-
 # --------------------------------------------------------------------------------------------
 # scenarios
 
 
 def scn_gobgp_frr_ibgp(ctx: Ctx) -> None:
     a, b = two_namespaces(ctx)
-    frr_evpn_ns_setup(b, B4, "02:00:00:00:02:01", "203.0.113.202", "203.0.113.210/28")
+    nsproc.evpn_vni_setup(
+        b, B4, "02:00:00:00:02:01", "203.0.113.202", "203.0.113.210/28", CaptureError
+    )
     ctx.start_capture(a, "vAB")
     fam4 = ["ipv4-unicast", "l3vpn-ipv4-unicast", "l2vpn-evpn"]
     fam6 = ["ipv6-unicast", "l3vpn-ipv6-unicast"]

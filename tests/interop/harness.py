@@ -20,7 +20,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,10 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))  # nsproc, shared with scripts/capture_golden.py
+import nsproc  # noqa: E402
+from nsproc import CommandError  # noqa: E402
+
 BGPVPN = str(Path(sys.executable).parent / "bgpvpn")
 API = "http://127.0.0.1:8082"
 FRR_BGPD = "/usr/lib/frr/bgpd"
@@ -38,7 +41,7 @@ _counter = itertools.count(1)
 _labs: list[Lab] = []
 
 
-class LabError(RuntimeError):
+class LabError(CommandError):
     pass
 
 
@@ -54,16 +57,12 @@ def require(*binaries: str) -> None:
 def run(
     argv: Sequence[str], ns: str | None = None, check: bool = True, timeout: float = 30.0
 ) -> str:
-    full = ["ip", "netns", "exec", ns, *argv] if ns else list(argv)
-    try:
-        cp = subprocess.run(full, capture_output=True, text=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired as exc:
-        raise LabError(f"timeout running {' '.join(full)}") from exc
-    if check and cp.returncode != 0:
-        raise LabError(
-            f"{' '.join(full)} -> rc {cp.returncode}: {cp.stderr.strip()} {cp.stdout.strip()[:800]}"
-        )
-    return cp.stdout
+    return nsproc.run(argv, ns, check, timeout, error=LabError)
+
+
+def evpn_vni_setup(ns: str, local_ip: str, mac: str, host_ip: str, bridge_ip: str) -> None:
+    """VXLAN VNI 100 + bridge + one MAC/IP so FRR's zebra originates E-VPN type-2/3."""
+    nsproc.evpn_vni_setup(ns, local_ip, mac, host_ip, bridge_ip, LabError)
 
 
 def wait_until(
@@ -74,25 +73,7 @@ def wait_until(
     detail: Callable[[], Any] | None = None,
 ) -> Any:
     """Poll ``fn`` until it returns something truthy; fail naming ``what`` (and ``detail()``)."""
-    deadline = time.monotonic() + timeout
-    last: Exception | None = None
-    while True:
-        try:
-            value = fn()
-            if value:
-                return value
-            last = None
-        except (LabError, ValueError, KeyError, OSError) as exc:
-            last = exc
-        if time.monotonic() > deadline:
-            extra = f" (last error: {last})" if last else ""
-            if detail is not None:
-                try:
-                    extra += f"\n{detail()}"
-                except Exception as exc:  # only for the message
-                    extra += f"\n(detail failed: {exc})"
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}{extra}")
-        time.sleep(interval)
+    return nsproc.wait_until(what, fn, timeout, interval, detail)
 
 
 class Proc:
@@ -109,16 +90,7 @@ class Proc:
         return self.popen.poll() is None
 
     def stop(self, timeout: float = 8.0) -> None:
-        p = self.popen
-        if p.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(p.pid, self.stop_signal)
-            try:
-                p.wait(timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(p.pid, signal.SIGKILL)
-                p.wait(5)
+        nsproc.stop(self.popen, self.stop_signal, timeout)
 
     def kill(self) -> None:
         with contextlib.suppress(ProcessLookupError):
@@ -154,28 +126,9 @@ class Lab:
     def link(
         self, ns1: str, if1: str, addrs1: Iterable[str], ns2: str, if2: str, addrs2: Iterable[str]
     ) -> None:
-        run(
-            [
-                "ip",
-                "link",
-                "add",
-                if1,
-                "netns",
-                ns1,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                if2,
-                "netns",
-                ns2,
-            ]
-        )
-        for ns, dev, addrs in ((ns1, if1, addrs1), (ns2, if2, addrs2)):
-            for a in addrs:
-                extra = ["nodad"] if ":" in a else []
-                run(["ip", "-n", ns, "addr", "add", a, "dev", dev, *extra])
-            run(["ip", "-n", ns, "link", "set", dev, "up"])
+        nsproc.veth(ns1, if1, ns2, if2, LabError)
+        nsproc.add_addresses(ns1, if1, addrs1, LabError)
+        nsproc.add_addresses(ns2, if2, addrs2, LabError)
         for ns in (ns1, ns2):
             wait_until(
                 f"IPv6 addresses in {ns}",
@@ -201,16 +154,7 @@ class Lab:
         env: dict[str, str] | None = None,
         stop_signal: int = signal.SIGTERM,
     ) -> Proc:
-        with open(log, "ab") as logf:
-            popen = subprocess.Popen(
-                ["ip", "netns", "exec", ns, *argv],
-                stdout=logf,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=env,
-                start_new_session=True,
-            )
-        proc = Proc(name, popen, stop_signal)
+        proc = Proc(name, nsproc.start(ns, argv, log, env), stop_signal)
         self.procs.append(proc)
         return proc
 
@@ -222,28 +166,12 @@ class Lab:
                 print(f"warning: stopping {proc.name}: {exc}", file=sys.stderr)
         self.procs.clear()
         for ns in reversed(self.namespaces):
-            _kill_namespace_pids(ns)
-            subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
+            nsproc.delete_namespace(ns)
         self.namespaces.clear()
         if not os.environ.get("BVI_KEEP"):
             shutil.rmtree(self.tmp, ignore_errors=True)
         if self in _labs:
             _labs.remove(self)
-
-
-def _kill_namespace_pids(ns: str) -> None:
-    """Stop what still runs in one of the lab's own namespaces (children our daemons forked)."""
-    for sig, pause in ((signal.SIGTERM, 1.0), (signal.SIGKILL, 0.3)):
-        out = subprocess.run(
-            ["ip", "netns", "pids", ns], capture_output=True, text=True, check=False
-        )
-        pids = [int(x) for x in out.stdout.split()]
-        if not pids:
-            return
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
-        time.sleep(pause)
 
 
 @atexit.register
@@ -487,29 +415,17 @@ class FRR:
     def __init__(self, lab: Lab, ns: str, tag: str, bgpd_conf: str) -> None:
         self.lab, self.ns, self.tag = lab, ns, tag
         self.dir = lab.dir(f"frr-{tag}")
-        (self.dir / "bgpd.conf").write_text(bgpd_conf)
-        (self.dir / "zebra.conf").write_text(f"hostname frr-{tag}\n")
-        run(["chown", "-R", "frr:frr", str(self.dir)])
-        common = ["--vty_socket", str(self.dir), "-z", str(self.dir / "zserv.api"), "-P", "0"]
+        nsproc.frr_files(self.dir, tag, bgpd_conf, LabError)
         self.zebra = lab.start(
-            f"zebra-{tag}",
-            ns,
-            [FRR_ZEBRA, "-f", str(self.dir / "zebra.conf"), "-i", str(self.dir / "zebra.pid"),
-             *common, "--log", f"file:{self.dir}/zebra.log"],
-            self.dir / "zebra.out",
-        )  # fmt: skip
+            f"zebra-{tag}", ns, nsproc.frr_argv("zebra", self.dir), self.dir / "zebra.out"
+        )
         wait_until("zebra socket", lambda: (self.dir / "zserv.api").exists(), 20, 0.1)
-        self.common = common
         self.bgpd = self._start_bgpd()
 
     def _start_bgpd(self) -> Proc:
         proc = self.lab.start(
-            f"bgpd-{self.tag}",
-            self.ns,
-            [FRR_BGPD, "-n", "-f", str(self.dir / "bgpd.conf"), "-i", str(self.dir / "bgpd.pid"),
-             *self.common, "--log", f"file:{self.dir}/bgpd.log"],
-            self.dir / "bgpd.out",
-        )  # fmt: skip
+            f"bgpd-{self.tag}", self.ns, nsproc.frr_argv("bgpd", self.dir), self.dir / "bgpd.out"
+        )
         wait_until("FRR bgpd vty", lambda: (self.dir / "bgpd.vty").exists(), 20, 0.1)
         return proc
 

@@ -33,43 +33,11 @@ from checks import (
     two_neighbours,
     wait_established,
 )
-from harness import FRR, Bgpvpn, Lab, require, run, wait_until
+from harness import FRR, Bgpvpn, Lab, evpn_vni_setup, require, wait_until
 
 pytestmark = [pytest.mark.interop, pytest.mark.slow]
 
 RT = "65000:100"
-
-
-def evpn_ns_setup(ns: str, local_ip: str, mac: str, host_ip: str, bridge_ip: str) -> None:
-    """VXLAN VNI 100 + bridge + one MAC/IP so FRR's zebra originates E-VPN type-2/3."""
-    ip = ["ip", "-n", ns]
-    run([*ip, "link", "add", "br100", "type", "bridge"])
-    run(
-        [
-            *ip,
-            "link",
-            "add",
-            "vxlan100",
-            "type",
-            "vxlan",
-            "id",
-            "100",
-            "local",
-            local_ip,
-            "dstport",
-            "4789",
-            "nolearning",
-        ]
-    )
-    run([*ip, "link", "set", "vxlan100", "master", "br100"])
-    run([*ip, "link", "add", "vh100", "type", "veth", "peer", "name", "vh100b"])
-    run([*ip, "link", "set", "vh100", "address", mac])
-    run([*ip, "link", "set", "vh100b", "master", "br100"])
-    for dev in ("br100", "vxlan100", "vh100", "vh100b"):
-        run([*ip, "link", "set", dev, "up"])
-    run([*ip, "addr", "add", bridge_ip, "dev", "br100"])
-    run([*ip, "neigh", "replace", host_ip, "lladdr", mac, "dev", "br100", "nud", "permanent"])
-    run(["bridge", "-n", ns, "fdb", "replace", mac, "dev", "vh100b", "master", "static"])
 
 
 def frr_conf(
@@ -148,7 +116,7 @@ def build(lab: Lab) -> Env:
         ["ipv4", "vpnv4", "evpn", *vpn],
         ["ipv6", "vpnv6", *vpn],
     )
-    evpn_ns_setup(b, B4, "02:00:00:00:02:01", "203.0.113.202", "203.0.113.210/28")
+    evpn_vni_setup(b, B4, "02:00:00:00:02:01", "203.0.113.202", "203.0.113.210/28")
     fi = FRR(lab, b, "i", frr_conf(65000, B4, A4, A6, 65000, 2, True))
     fe = FRR(lab, c, "e", frr_conf(65001, C4, AC4, AC6, 65000, 3, False))
     return Env(lab, bv, fi, fe)
