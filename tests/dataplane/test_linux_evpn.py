@@ -144,6 +144,25 @@ def test_ping_between_hosts_over_vxlan(
     assert ("bvbr-1", "198.51.100.2", MAC_B1) in snap["neigh"]
 
 
+def test_ipv6_vms_of_one_subnet_ping_over_vxlan(
+    lab: Lab, drivers: tuple[LinuxEvpnDriver, LinuxEvpnDriver]
+) -> None:
+    """An E-VPN is one layer-2 segment: IPv6 VMs of one /64 on two hosts reach each other
+    directly (their /64 on-link, neighbour discovery answered from the remote MAC/IP
+    entries), with no gateway."""
+    a, b = drivers
+    cfg_a, cfg_b = evi("evi6", 106, VTEP_A, 6), evi("evi6", 106, VTEP_B, 6)
+    vm_a, vm_b = lab.ns("vma6"), lab.ns("vmb6")
+    port_a = LocalPort("tapa6", MAC_A2, ("2001:db8:106::1/64",), netns=vm_a)
+    port_b = LocalPort("tapb6", MAC_B2, ("2001:db8:106::2/64",), netns=vm_b)
+    a.apply(host_changes(cfg_a, port_a, RemoteMac(MAC_B2, VTEP_B, 106, "2001:db8:106::2"), VTEP_B))
+    b.apply(host_changes(cfg_b, port_b, RemoteMac(MAC_A2, VTEP_A, 106, "2001:db8:106::1"), VTEP_A))
+    assert a.errors == 0 and b.errors == 0, (list(a.last_errors), list(b.last_errors))
+    assert "2001:db8:106::/64" in run("ip", "-n", vm_a, "-6", "route").stdout
+    assert pings(vm_a, "2001:db8:106::2")
+    assert pings(vm_b, "2001:db8:106::1")
+
+
 def test_arp_suppression_answers_from_the_neighbour_table(
     lab: Lab, drivers: tuple[LinuxEvpnDriver, LinuxEvpnDriver]
 ) -> None:

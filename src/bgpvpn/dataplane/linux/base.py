@@ -81,6 +81,9 @@ class LinuxDriverBase(Generic[InstanceT]):
 
     name = "linux"
     kind_tag = ""  # "evpn" / "ipvpn": in the aliases, so each driver only sees its own
+    # a netns port's IPv6 subnet on-link in the VM (a layer-2 segment: E-VPN); False: none, so
+    # that the VM sends all to its gateway (IP VPN: proxy NDP answers for the gateway only)
+    netns_ipv6_onlink = True
     instance_type: ClassVar[InstanceType]
     # the changes that only concern the other driver (counted in ``ignored``)
     foreign_changes: ClassVar[tuple[type, ...]] = ()
@@ -464,12 +467,11 @@ class LinuxDriverBase(Generic[InstanceT]):
                 key = (str(iface.ip), iface.network.prefixlen)
                 if key in present:
                     continue
-                # IPv6: no on-link prefix route either, so that the VM sends every packet,
-                # also to its own subnet, to its gateway (proxy NDP answers only for that one
-                # address, where proxy ARP answers for every routed one)
-                extra = (
-                    {"IFA_FLAGS": IFA_F_NODAD | IFA_F_NOPREFIXROUTE} if iface.version == 6 else {}
-                )
+                # IPv6 in an IP VPN: no on-link prefix route either, so that the VM sends every
+                # packet, also to its own subnet, to its gateway (proxy NDP answers only for
+                # that one address, where proxy ARP answers for every routed one)
+                flags = IFA_F_NODAD | (0 if self.netns_ipv6_onlink else IFA_F_NOPREFIXROUTE)
+                extra = {"IFA_FLAGS": flags} if iface.version == 6 else {}
                 inside.ipr.addr(
                     "add", index=index, address=str(iface.ip), prefixlen=key[1], **extra
                 )

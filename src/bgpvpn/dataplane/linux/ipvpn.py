@@ -155,6 +155,7 @@ class LinuxIpvpnDriver(LinuxDriverBase[_Vrf]):
 
     name = "linux-ipvpn"
     kind_tag = "ipvpn"
+    netns_ipv6_onlink = False
     instance_type = InstanceType.IPVPN
     foreign_changes = (RemoteMacAdded, RemoteMacRemoved, FloodListChanged)
 
