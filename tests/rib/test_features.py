@@ -53,19 +53,44 @@ def setup_rtc() -> tuple:  # type: ignore[type-arg]
     return rib, src, dst
 
 
+def _eors(msgs: list[UpdateMessage]) -> list[str]:
+    return sorted(f.name for m in msgs if (f := m.end_of_rib))
+
+
 def test_rtc_filters_routes_nobody_asked_for() -> None:
     rib, _, dst = setup_rtc()
     msgs = drain(rib, dst)
     assert announced(msgs) == {}
-    assert sorted(f.name for m in msgs if (f := m.end_of_rib)) == ["rtc", "vpnv4"]
+    # RFC4684 6: vpnv4's End-of-RIB waits for the peer's RT membership End-of-RIB
+    assert _eors(msgs) == ["rtc"]
+    assert not rib.pending(dst.peer_id)
     # a membership for rt(1) arrives: route 1 appears, route 2 does not
     send(rib, dst, [membership_key(65000, rt(1))], attrs(), RTC)
-    got = announced(drain(rib, dst))
+    msgs = drain(rib, dst)
+    got = announced(msgs)
     assert set(got) == {vpn_key(1)}
     assert got[vpn_key(1)].route_targets == (rt(1),)
+    assert _eors(msgs) == []
+    rib.end_of_rib(dst.peer_id, RTC)  # the peer's memberships are complete
+    assert rib.pending(dst.peer_id)
+    assert _eors(drain(rib, dst)) == ["vpnv4"]
+    assert not rib.pending(dst.peer_id)
     # the membership goes: route 1 is withdrawn
     send(rib, dst, [membership_key(65000, rt(1))], None, RTC)
     assert withdrawn(drain(rib, dst)) == {vpn_key(1)}
+
+
+def test_vpn_end_of_rib_goes_when_the_wait_is_over() -> None:
+    """A peer that sends no RT membership End-of-RIB: ours of the VPN families go when the
+    speaker gives up waiting (``rtc_wait_over``); a peer without RTC never waits."""
+    rib, _, dst = setup_rtc()
+    assert _eors(drain(rib, dst)) == ["rtc"]
+    assert rib.rtc_wait_over(dst.peer_id)
+    assert _eors(drain(rib, dst)) == ["vpnv4"]
+    assert not rib.rtc_wait_over(dst.peer_id)  # nothing held back any more
+    plain = peer(3)
+    rib.peer_up(plain, frozenset({VPNV4}))
+    assert _eors(drain(rib, plain)) == ["vpnv4"]
 
 
 def test_rtc_default_membership_and_prefix() -> None:

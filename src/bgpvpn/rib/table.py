@@ -163,6 +163,7 @@ class _Peer:
         "peer_id",
         "router_id",
         "rr_client",
+        "rtc_wait",
         "stale_deadline",
         "up",
     )
@@ -182,6 +183,10 @@ class _Peer:
         self.lanes: dict[Family, list[_AdjIn]] = {}  # ADD-PATH routes: see _receive_paths
         self.out: dict[Family, _AdjOut] = {}
         self.memberships: Memberships | None = None
+        # RFC4684 6: until the peer's RT membership End-of-RIB, the End-of-RIB of the families
+        # it filters by RT waits (their routes go out as memberships arrive); else a restarted
+        # peer would sweep our stale routes before the memberships let them through
+        self.rtc_wait = False
         self.export_cache: dict[_Peer, dict[PathAttributes, PathAttributes | None]] = {}
         self.interned: dict[PathAttributes, PathAttributes] = {}
         self.stale_deadline: float | None = None
@@ -463,8 +468,10 @@ class Rib:
             if fam not in families and adj.stale is not None:
                 self._sweep(peer, fam, adj)
         peer.memberships = None
+        peer.rtc_wait = False
         if self.rtc and RTC in families:
             peer.memberships = Memberships(self._rtc_keys(peer))
+            peer.rtc_wait = True
         peer.out = {}
         for fam in sorted(families, key=lambda f: (f != RTC, f)):  # RT memberships first
             loc = self._locrib(fam)
@@ -613,6 +620,8 @@ class Rib:
     def end_of_rib(self, peer_id: PeerId, family: Family) -> None:
         """The peer finished sending ``family``: stale routes it did not re-announce go."""
         peer = self._peers[peer_id]
+        if family == RTC:
+            peer.rtc_wait = False  # our End-of-RIBs of the RT-filtered families can go
         tables = _tables(peer)
         for fam, adj in tables:
             if fam == family and adj.stale is not None:
@@ -1321,9 +1330,20 @@ class Rib:
             return False
         for fam, ao in peer.out.items():
             loc = self._locrib(fam)
-            if ao.sync is not None or not ao.eor_sent or ao.cursor < loc.base + len(loc.log):
+            if ao.sync is not None or ao.cursor < loc.base + len(loc.log):
+                return True
+            if not ao.eor_sent and not (peer.rtc_wait and fam in RTC_FILTERED):
                 return True
         return False
+
+    def rtc_wait_over(self, peer_id: PeerId) -> bool:
+        """Stop waiting for the peer's RT membership End-of-RIB (it sent none in time): the
+        End-of-RIBs held back go out. True when one was held back."""
+        peer = self._peers.get(peer_id)
+        if peer is None or not peer.up or not peer.rtc_wait:
+            return False
+        peer.rtc_wait = False
+        return any(not ao.eor_sent for f, ao in peer.out.items() if f in RTC_FILTERED)
 
     def outbound(self, peer_id: PeerId, ctx: WireContext, limit: int | None = None) -> list[bytes]:
         """The UPDATEs the session must send now, packed (grouped by attribute set), and the
@@ -1360,6 +1380,8 @@ class Rib:
             if keys:
                 msgs.extend(self._updates(peer, fam, ao, loc, keys, ctx))
             if ao.sync is None and not ao.eor_sent:
+                if peer.rtc_wait and fam in RTC_FILTERED:
+                    continue  # after the peer's RT memberships (RFC4684 6)
                 msgs.append(end_of_rib(fam))
                 ao.eor_sent = True
         return msgs

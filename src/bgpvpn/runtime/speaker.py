@@ -38,10 +38,13 @@ from bgpvpn.session import (
     UpdateReceived,
 )
 from bgpvpn.wire.capabilities import GracefulRestart
-from bgpvpn.wire.family import Family
+from bgpvpn.wire.family import RTC, Family
 
 log = logging.getLogger("bgpvpn.speaker")
 SLICE = 2000  # destinations drained per peer before yielding to the event loop
+# seconds a peer has to send its RT membership End-of-RIB before ours of the VPN families go
+# anyway (RFC4684 6 waits for it; a peer that never sends one must not stall them forever)
+RTC_EOR_WAIT = 10
 
 
 def _packed(address: str) -> bytes:
@@ -239,6 +242,9 @@ class Speaker:
                 self.rib.end_of_rib(peer_id, fam)  # sweeps that family's stale routes now
             status.stale_families = frozenset()
             self.gc.session_up()
+            if RTC in neg.families and self.loop is not None:
+                up = status.established_at
+                self.loop.call_later(RTC_EOR_WAIT, self._rtc_wait_over, peer_id, up)
             self._wake.set()
         elif isinstance(event, EndOfRibReceived):
             self.rib.end_of_rib(peer_id, event.family)  # sweeps the stale routes of a restart
@@ -322,6 +328,16 @@ class Speaker:
                 changed = bool(self.rib.expire_leases(now)) | bool(self.rib.expire_stale(now))
             if changed:
                 self._wake.set()
+
+    def _rtc_wait_over(self, peer_id: str, established_at: float | None) -> None:
+        """The peer sent no RT membership End-of-RIB within ``RTC_EOR_WAIT`` of this session's
+        start: send the End-of-RIBs held back for it."""
+        status = self.peers.get(peer_id)
+        if status is None or status.established_at != established_at:
+            return  # another session by now
+        if self.rib.rtc_wait_over(peer_id):
+            log.info("peer %s: no RT membership End-of-RIB after %d s", peer_id, RTC_EOR_WAIT)
+            self._wake.set()
 
     def wake(self) -> None:
         """Something changed in the RIB: drain to the peers."""
