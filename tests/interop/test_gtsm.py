@@ -139,4 +139,19 @@ def test_gtsm_two_hops_apart(lab: Lab) -> None:
     # the accepted socket)
     bv, gobgp = start("no-gtsm-peer-passive", 2, None, passive=True)
     _never_up(bv, gobgp)
-    assert "connection refused by GTSM" in bv.tail()
+    # a connection from the peer's address sent with TTL 64 (63 here): accepted by the kernel,
+    # then closed by bgpvpn before anything is read
+    probe = (
+        "import socket; s = socket.socket(); "
+        "s.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, 64); s.settimeout(5); "
+        f"s.bind(('{B}', 0)); s.connect(('{A}', 179)); "
+        "print('closed' if s.recv(100) == b'' else 'open')"
+    )
+    assert sh(["python3", "-c", probe], ns=b).strip() == "closed"
+    wait_until(
+        "the connection refused by GTSM",
+        lambda: "connection refused by GTSM" in bv.tail(),
+        10,
+        0.2,
+        detail=bv.tail,
+    )
