@@ -72,6 +72,29 @@ def test_instance_lifecycle(client: Client, ctx: Ctx) -> None:
     assert ctx.driver.snapshot() == {}
 
 
+def test_one_instance_reads_only_its_own_dataplane_state(
+    client: Client, ctx: Ctx, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GET /v1/instances/{id} (and the instance in a create/PATCH answer) shows the same
+    data-plane state as the list, without building the driver's whole state: that grew with
+    the number of instances and made creating the n-th instance cost O(n)."""
+    for n, name in ((1, "blue"), (2, "red")):
+        assert client.post("/v1/attach", _port(n, name, route_targets=[f"64512:{n}"])).status == 200
+    listed = {v["instance_id"]: v["dataplane"] for v in client.get("/v1/instances").json()}
+
+    def whole_state() -> dict[str, Any]:
+        raise AssertionError("the whole driver state was built for one instance")
+
+    monkeypatch.setattr(ctx.driver, "state", whole_state)
+    for name in ("blue", "red"):
+        assert client.get(f"/v1/instances/{name}").json()["dataplane"] == listed[name]
+    r = client.post("/v1/instances", {"instance_id": "green", "instance_type": "evpn"})
+    assert r.status == 200, r.body
+    assert r.json()["instance"]["dataplane"]["programmed"]["config"]["instance_id"] == "green"
+    r = client.patch("/v1/instances/red", {"description": "x"})
+    assert r.json()["instance"]["dataplane"] == listed["red"]
+
+
 def test_errors_name_the_field_and_change_nothing(client: Client, ctx: Ctx) -> None:
     r = client.get("/v1/instances/nope")
     assert r.status == 404 and r.json()["error"]["field"] == "instance_id"

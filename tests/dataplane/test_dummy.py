@@ -41,6 +41,7 @@ def test_apply_records_and_counts() -> None:
         "evi": InstanceState(CFG, (PORT,), (MAC,), (ROUTE,), frozenset({"192.0.2.2"}))
     }
     j = d.state()["instances"]["evi"]
+    assert d.instance_state("evi") == j and d.instance_state("nope") is None
     assert j["config"]["vni"] == 1000 and j["flood"] == ["192.0.2.2"]
     assert j["remote_macs"] == [
         {"mac": MAC.mac, "ip": "10.0.0.6", "vtep": "192.0.2.2", "vni": 1000}

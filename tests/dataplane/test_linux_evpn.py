@@ -377,6 +377,8 @@ def test_a_port_with_two_macs(lab: Lab, drivers: tuple[LinuxEvpnDriver, LinuxEvp
     assert a.errors == 0 and b.errors == 0, (list(a.last_errors), list(b.last_errors))
     assert port_fdb(lab.a, "tapa1") == {MAC_A1, MAC_A5}
     assert a.state()["instances"]["evi1"]["port_macs"] == {"tapa1": [MAC_A1, MAC_A5]}
+    assert a.instance_state("evi1") == a.state()["instances"]["evi1"]
+    assert a.instance_state("evi9") is None
     assert pings(vm1, "198.51.100.2") and pings(vm5, "198.51.100.2")
 
     # a restart: the fresh driver's reconcile finds nothing to change

@@ -442,6 +442,8 @@ def test_a_port_with_two_macs(lab: Lab, drivers: tuple[LinuxIpvpnDriver, LinuxIp
         rules,
     )
     assert a.state()["instances"]["vrf1"]["ports"] == ["tapa1"]
+    assert a.instance_state("vrf1") == a.state()["instances"]["vrf1"]
+    assert a.instance_state("vrf9") is None
 
     want = snapshot(lab.a)
     desired = {"vrf1": InstanceState(cfg_a, (p1, p5), routes=(via(cfg_b, "198.51.100.20/32"),))}

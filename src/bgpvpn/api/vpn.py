@@ -270,9 +270,15 @@ class VpnOps:
         self, view: Any, states: dict[str, tuple[str, Any]] | None = None
     ) -> dict[str, Any]:
         out = view_json(view)
-        if states is None:
-            states = self.dataplane_states()
         kind = InstanceType(out["instance_type"])
+        if states is None:  # one instance: its own state, when the driver can give it alone
+            driver = self.vpn.drivers[kind]
+            one = getattr(driver, "instance_state", None)
+            states = (
+                {out["instance_id"]: (driver.name, one(out["instance_id"]))}
+                if one is not None
+                else self.dataplane_states()
+            )
         name, programmed = states.get(out["instance_id"], (self.vpn.drivers[kind].name, None))
         out["dataplane"] = {"driver": name, "programmed": programmed}
         return out

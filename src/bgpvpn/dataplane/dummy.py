@@ -176,6 +176,11 @@ class DummyDriver:
             "instances": {iid: _instance_json(s) for iid, s in sorted(self.snapshot().items())},
         }
 
+    def instance_state(self, instance_id: str) -> dict[str, Any] | None:
+        """One instance's entry of ``state()["instances"]``."""
+        prog = self._state.get(instance_id)
+        return None if prog is None else _instance_json(prog.freeze())
+
     def close(self, remove: bool) -> None:
         self.closed = True
         if remove:

@@ -50,6 +50,13 @@ class ThreadedDriver:
     def state(self) -> dict[str, Any]:
         return self._worker.call(self.driver.state)
 
+    def instance_state(self, instance_id: str) -> Any:
+        fn = getattr(self.driver, "instance_state", None)
+        if fn is None:
+            instances = self.state().get("instances") or {}
+            return instances.get(instance_id)
+        return self._worker.call(fn, instance_id)
+
     def close(self, remove: bool) -> None:
         self._worker.call(self.driver.close, remove)
 

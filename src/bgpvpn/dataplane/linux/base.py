@@ -221,6 +221,15 @@ class LinuxDriverBase(Generic[InstanceT]):
         """Apply a change for ``instance`` other than its creation or removal."""
         raise NotImplementedError
 
+    def _instance_state(self, instance: InstanceT) -> dict[str, Any]:
+        """One instance as in ``state()["instances"]``."""
+        raise NotImplementedError
+
+    def instance_state(self, instance_id: str) -> dict[str, Any] | None:
+        """One instance's entry of ``state()["instances"]`` (None: no such instance)."""
+        instance = self._instances.get(instance_id)
+        return None if instance is None else self._instance_state(instance)
+
     def _instance_alias(self, config: InstanceConfig) -> str:
         """The alias that tags the links of an instance."""
         return f"{tags.ALIAS_PREFIX}{self.kind_tag}:{config.instance_id}"

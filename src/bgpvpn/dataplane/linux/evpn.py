@@ -228,23 +228,23 @@ class LinuxEvpnDriver(LinuxDriverBase[_Evi]):
         self._run_report(steps, report)
         return report
 
+    def _instance_state(self, evi: _Evi) -> dict[str, Any]:
+        return {
+            "vni": evi.config.vni,
+            "bridge": evi.bridge,
+            "vxlan": evi.vxlan,
+            "ports": sorted(evi.ports),
+            "port_macs": {name: sorted(by_mac) for name, by_mac in sorted(evi.ports.items())},
+            "remote_macs": sum(len(v) for v in evi.macs.values()),
+            "flood": sorted(evi.flood),
+        }
+
     def state(self) -> dict[str, Any]:
         return {
             "driver": self.name,
             "netns": self.nl.netns,
             "instances": {
-                iid: {
-                    "vni": evi.config.vni,
-                    "bridge": evi.bridge,
-                    "vxlan": evi.vxlan,
-                    "ports": sorted(evi.ports),
-                    "port_macs": {
-                        name: sorted(by_mac) for name, by_mac in sorted(evi.ports.items())
-                    },
-                    "remote_macs": sum(len(v) for v in evi.macs.values()),
-                    "flood": sorted(evi.flood),
-                }
-                for iid, evi in sorted(self._instances.items())
+                iid: self._instance_state(evi) for iid, evi in sorted(self._instances.items())
             },
             "errors": self.errors,
             "last_errors": list(self.last_errors),

@@ -193,24 +193,24 @@ class LinuxIpvpnDriver(LinuxDriverBase[_Vrf]):
     def _finish_reconcile(self) -> None:
         self._rules_dirty.clear()  # reconcile sets every VRF's rules itself
 
+    def _instance_state(self, vrf: _Vrf) -> dict[str, Any]:
+        return {
+            "vni": vrf.config.vni,
+            "table": vrf.table,
+            "vxlan": vrf.vxlan,
+            "router_mac": vrf.config.router_mac,
+            "ports": sorted(vrf.ports),
+            "port_macs": {name: sorted(by_mac) for name, by_mac in sorted(vrf.ports.items())},
+            "routes": len(vrf.routes),
+            "rules": len(vrf.rules),
+        }
+
     def state(self) -> dict[str, Any]:
         return {
             "driver": self.name,
             "netns": self.nl.netns,
             "instances": {
-                iid: {
-                    "vni": vrf.config.vni,
-                    "table": vrf.table,
-                    "vxlan": vrf.vxlan,
-                    "router_mac": vrf.config.router_mac,
-                    "ports": sorted(vrf.ports),
-                    "port_macs": {
-                        name: sorted(by_mac) for name, by_mac in sorted(vrf.ports.items())
-                    },
-                    "routes": len(vrf.routes),
-                    "rules": len(vrf.rules),
-                }
-                for iid, vrf in sorted(self._instances.items())
+                iid: self._instance_state(vrf) for iid, vrf in sorted(self._instances.items())
             },
             "errors": self.errors,
             "last_errors": list(self.last_errors),
