@@ -5,6 +5,7 @@ pipelining behind a slow request, ``Expect: 100-continue`` and the 422 fallback 
 from __future__ import annotations
 
 import asyncio
+import gc
 import http.client
 import json
 import socket
@@ -37,7 +38,7 @@ class Server:
             base()
 
         self.ctx.changed = changed  # type: ignore[method-assign]
-        app = make_app(self.ctx)
+        app = self.app = make_app(self.ctx)
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]
@@ -119,6 +120,36 @@ def test_same_answers_as_uvicorns_protocol(servers: tuple[Server, Server]) -> No
     while fast.changed != plain.changed and time.monotonic() < deadline:
         time.sleep(0.01)
     assert fast.changed == plain.changed == 5  # after each change, not after the 422 or GET
+
+
+def test_collector_waits_until_the_answer_is_written(servers: tuple[Server, Server]) -> None:
+    """The cyclic GC is off while a fast route's handler runs (a collection its allocations
+    trigger runs after the answer is written) and on again afterwards; a 422 left to FastAPI
+    runs with it on."""
+    fast, _ = servers
+    seen: list[bool] = []
+    routes = fast.app.fast.routes
+    attach = routes["/v1/attach"]
+
+    def spying(body: bytes) -> Any:
+        seen.append(gc.isenabled())
+        return attach(body)
+
+    routes["/v1/attach"] = spying
+
+    def collecting_again() -> bool:  # the server thread turns it on just after its write
+        deadline = time.monotonic() + 5
+        while not gc.isenabled() and time.monotonic() < deadline:
+            time.sleep(0.001)
+        return gc.isenabled()
+
+    conn = http.client.HTTPConnection("127.0.0.1", fast.port, timeout=10)
+    assert _call(conn, "POST", "/v1/attach", _evpn(1))[0] == 200
+    assert collecting_again()
+    assert _call(conn, "POST", "/v1/attach", _evpn(2, bogus=1))[0] == 422
+    assert collecting_again()
+    conn.close()
+    assert seen == [False, False]  # the 422: its handler ran once, not again before FastAPI
 
 
 def test_connection_close_and_http10(servers: tuple[Server, Server]) -> None:

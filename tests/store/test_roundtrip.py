@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from pathlib import Path
@@ -12,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bgpvpn.store import Intent, SqliteStore, StoreError
+from bgpvpn.store.codec import dumps, to_json, to_json_value
 from bgpvpn.vpn.model import InstanceSpec, PortAttachment
 
 from .helpers import (
@@ -90,6 +92,13 @@ def test_every_field_of_every_type_round_trips(
         assert intent.static_routes == list(want_statics.values())
         assert {k: v for k, v in intent.meta.items() if k in meta} == meta
         assert intent.skipped == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(obj=st.one_of(instance_specs, attachments))
+def test_to_json_by_orjson_is_the_generic_json(obj: InstanceSpec | PortAttachment) -> None:
+    """``to_json`` writes with orjson when it can: the same JSON data as the generic encoder."""
+    assert json.loads(to_json(obj)) == json.loads(dumps(to_json_value(obj)))
 
 
 def test_memory_database(tmp_path: Path) -> None:

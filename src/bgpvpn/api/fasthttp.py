@@ -20,11 +20,12 @@ real sockets.
 
 from __future__ import annotations
 
+import gc
 import http
 import logging
 from typing import Any
 
-from bgpvpn.api.fastpath import FastAnswer, FastRoutes, render_json
+from bgpvpn.api.fastpath import DECLINED, FastAnswer, FastRoutes, render_json
 
 log = logging.getLogger("bgpvpn.api")
 
@@ -107,12 +108,27 @@ if HttpToolsProtocol is not None:
                 self._answer(*pending)
 
         def _answer(self, cycle: Any, app: Any, handler: Any) -> None:
+            # the cyclic collector waits until the answer is written: a collection that the
+            # handler's allocations trigger then runs while the client reads the answer, not
+            # while it waits for it
+            collecting = gc.isenabled()
+            gc.disable()
+            try:
+                self._answer_now(cycle, app, handler, collecting)
+            finally:
+                if collecting:
+                    gc.enable()
+
+        def _answer_now(self, cycle: Any, app: Any, handler: Any, collecting: bool) -> None:
             try:
                 answer: FastAnswer | None = handler(bytes(cycle.body))
             except Exception:
                 log.exception("POST %s failed", cycle.scope["path"])
                 answer = FastAnswer(500, None)
             if answer is None:  # FastAPI answers it (its 422); the body is in the cycle
+                if collecting:
+                    gc.enable()
+                cycle.scope[DECLINED] = True
                 super()._start_asgi_task(cycle, app)
                 return
             if answer.content is None:
@@ -124,6 +140,8 @@ if HttpToolsProtocol is not None:
             self.transport.write(
                 _response(answer.status, body, ctype, cycle.default_headers, cycle.keep_alive)
             )
+            if collecting:
+                gc.enable()
             cycle.message_event.set()
             if not cycle.keep_alive:
                 self.transport.close()

@@ -73,6 +73,9 @@ class RouterContext(Protocol):
 
 
 class _Strict(BaseModel):
+    """Unknown fields refused. List and dict defaults are ``default_factory`` ones: pydantic
+    deep-copies a mutable ``default`` on every validation."""
+
     model_config = ConfigDict(extra="forbid")
 
 
@@ -89,9 +92,9 @@ class ReadvertiseModel(_Strict):
 class InstanceCreate(_Strict):
     instance_id: Annotated[str, Field(min_length=1, max_length=200)]
     instance_type: TypeName
-    route_targets: RtList = Field(default=[], description="import and export")
-    import_rts: RtList = []
-    export_rts: RtList = []
+    route_targets: RtList = Field(default_factory=list, description="import and export")
+    import_rts: RtList = Field(default_factory=list)
+    export_rts: RtList = Field(default_factory=list)
     rd: str | None = Field(default=None, description="None: router-id:N, allocated")
     vni: Vni | None = None
     encapsulation: EncapName = "vxlan"
@@ -134,16 +137,18 @@ class PortRequest(_Strict):
         description="interface name, or 'netns' for a namespace and veth pair made by bgpvpn",
     )
     mac: str = Field(description="the port's MAC address")
-    ips: list[str] = Field(default=[], description="addresses with length: 198.51.100.1/24")
+    ips: list[str] = Field(
+        default_factory=list, description="addresses with length: 198.51.100.1/24"
+    )
     gateway_ip: str | None = None
-    route_targets: RtList = Field(default=[], description="import and export")
-    import_rts: RtList = []
-    export_rts: RtList = []
+    route_targets: RtList = Field(default_factory=list, description="import and export")
+    import_rts: RtList = Field(default_factory=list)
+    export_rts: RtList = Field(default_factory=list)
     local_pref: U32 | None = None
     advertise_subnet: bool = False
     readvertise: ReadvertiseModel | None = None
     description: str = ""
-    extra: dict[str, str] = Field(default={}, description="recorded, not acted on")
+    extra: dict[str, str] = Field(default_factory=dict, description="recorded, not acted on")
     # used when the attach creates the instance
     instance_type: TypeName | None = Field(
         default=None, description="required when the instance does not exist yet"
@@ -207,7 +212,7 @@ class StaticRouteRequest(_Strict):
     next_hop: str = Field(description="where this host sends the traffic")
     local_pref: U32 | None = None
     med: U32 | None = None
-    communities: list[str] = []
+    communities: list[str] = Field(default_factory=list)
 
 
 def _rts(both: list[str], one: list[str]) -> tuple[str, ...]:
@@ -300,10 +305,7 @@ class VpnOps:
             req.attachment(instance_id, itype), req.instance(instance_id, itype)
         )
         # the instance without its lists: an answer's size must not grow with the instance
-        summary = self.vpn.instance_summary(instance_id).to_json()
-        for big in ("ports", "static_routes", "advertised_routes", "imported_routes"):
-            summary.pop(big, None)
-        return change_json(result, instance=summary)
+        return change_json(result, instance=self.vpn.instance_summary(instance_id).summary_json())
 
     def detach(self, req: DetachRequest) -> dict[str, Any]:
         return change_json(self.vpn.detach(req.instance_id, req.port, req.mac))

@@ -22,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+import orjson
+
 T = TypeVar("T")
 
 
@@ -103,7 +105,15 @@ def dumps(data: Any) -> str:
 
 
 def to_json(obj: Any) -> str:
-    return _ENCODER.encode(to_json_value(obj))
+    """The dataclass as compact JSON. orjson writes dataclasses, enums and tuples itself, the
+    same JSON as ``to_json_value`` gives but about ten times faster (and UTF-8 rather than
+    ASCII: the store's database is UTF-8); what it refuses (a dict key that is not a string, an
+    int beyond 64 bits, a lone surrogate) takes the generic way. The intent model has no float
+    field (orjson would write a NaN as null)."""
+    try:
+        return orjson.dumps(obj).decode()
+    except TypeError:  # orjson.JSONEncodeError
+        return _ENCODER.encode(to_json_value(obj))
 
 
 # ---------------------------------------------------------------- decoding

@@ -4,7 +4,6 @@ the current state (409, 404) are the manager's business, not this module's."""
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import ipaddress
 import socket
@@ -180,8 +179,7 @@ def spec(s: InstanceSpec) -> InstanceSpec:
     kind = instance_type(s.instance_type)
     if s.advertise_learned and kind != InstanceType.EVPN:
         raise VpnError("advertise_learned", "only an E-VPN instance advertises learned MACs")
-    return dataclasses.replace(
-        s,
+    return InstanceSpec(
         instance_id=instance_id(s.instance_id),
         instance_type=kind,
         import_rts=route_targets(s.import_rts, "import_rts"),
@@ -217,8 +215,7 @@ def attachment(a: PortAttachment) -> PortAttachment:
             parse_route_targets(readv.from_rts, "readvertise.from_rts"),
             parse_route_targets(readv.to_rts, "readvertise.to_rts"),
         )
-    return dataclasses.replace(
-        a,
+    return PortAttachment(
         instance_id=instance_id(a.instance_id),
         instance_type=instance_type(a.instance_type),
         port=_port(a.port),
@@ -231,6 +228,7 @@ def attachment(a: PortAttachment) -> PortAttachment:
         advertise_subnet=bool(a.advertise_subnet),
         readvertise=readv,
         description=str(a.description or ""),
+        extra=a.extra,
     )
 
 

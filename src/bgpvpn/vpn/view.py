@@ -70,6 +70,15 @@ class InstanceView:
     static_routes: list[StaticRoute] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
+        out = self.summary_json()
+        out["ports"] = [attachment_json(p) for p in self.ports]
+        out["static_routes"] = [static_json(r) for r in self.static_routes]
+        out["advertised_routes"] = [r.to_json() for r in self.advertised]
+        out["imported_routes"] = [d.to_json() for d in self.imported]
+        return out
+
+    def summary_json(self) -> dict[str, Any]:
+        """``to_json`` without the port, static route and route lists."""
         s = self.spec
         return {
             "instance_id": s.instance_id,
@@ -87,8 +96,4 @@ class InstanceView:
             "description": s.description,
             "index": self.index,
             "router_mac": self.router_mac,
-            "ports": [attachment_json(p) for p in self.ports],
-            "static_routes": [static_json(r) for r in self.static_routes],
-            "advertised_routes": [r.to_json() for r in self.advertised],
-            "imported_routes": [d.to_json() for d in self.imported],
         }

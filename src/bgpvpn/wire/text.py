@@ -9,6 +9,7 @@ field and the reason.
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from dataclasses import dataclass
 
@@ -94,10 +95,16 @@ class Prefix:
 
 
 def mac_to_text(raw: bytes) -> str:
-    return ":".join(f"{b:02x}" for b in raw)
+    return raw.hex(":")
+
+
+# six octets of two hex digits separated by ':' (the form bgpvpn writes; any case)
+_MAC_COLONS = re.compile(r"[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}")
 
 
 def mac_from_text(text: str, field: str = "mac") -> bytes:
+    if len(text) == 17 and _MAC_COLONS.fullmatch(text) is not None:
+        return bytes.fromhex(text.replace(":", ""))
     parts = text.strip().replace("-", ":").split(":")
     try:
         if len(parts) != 6 or any(len(p) not in (1, 2) for p in parts):
