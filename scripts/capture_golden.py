@@ -46,11 +46,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import nsproc  # scripts/nsproc.py, shared with the interop tests' harness
+import nsproc  # scripts/nsproc.py and peerd.py, shared with the interop tests' harness
+import peerd
 from nsproc import CommandError
+from peerd import gobgp_global, gobgp_neighbor
 
 NS_PREFIX = "gcap-"
-GOBGP_API = "127.0.0.1:50051"
 DEFAULT_TIMEOUT = 60.0
 
 
@@ -362,68 +363,60 @@ class Ctx:
 
 
 # --------------------------------------------------------------------------------------------
-# daemons
+# daemons (scripts/peerd.py), with what only the captures need: peer views, noted routes
 
 
-class GoBGP:
+class _CtxHost:
+    """What peerd's daemons need, from a scenario's ``Ctx``: run directories, processes in
+    ``RES`` (stopped at the scenario's end), ``CaptureError`` for failed commands."""
+
+    error: type[CommandError] = CaptureError
+
+    def __init__(self, ctx: Ctx) -> None:
+        self.ctx = ctx
+
+    def rundir(self, name: str) -> Path:
+        return self.ctx.subdir(name)
+
+    def start(
+        self,
+        name: str,
+        ns: str,
+        argv: Sequence[str],
+        log: Path,
+        env: dict[str, str] | None = None,
+    ) -> Proc:
+        return self.ctx.start(name, ns, argv, log, env)
+
+    def wait(self, what: str, fn: Callable[[], Any], timeout: float) -> Any:
+        return wait_until(what, fn, timeout, 0.2)
+
+    def check_alive(self, what: str, *procs: Proc) -> None:
+        self.ctx.check_alive(*procs)
+
+    def stop(self, proc: Proc, sig: int) -> None:
+        proc.stop_signal = sig
+        RES.stop_proc(proc)
+
+
+class GoBGP(peerd.GoBGPd[Proc]):
     """gobgpd in the foreground inside a namespace; the gRPC API on the namespace's loopback."""
 
     def __init__(self, ctx: Ctx, ns: str, tag: str, config: str, hostname: str) -> None:
-        self.ctx, self.ns, self.tag = ctx, ns, tag
-        self.dir = ctx.subdir(f"gobgp-{tag}")
-        self.conf = self.dir / "gobgpd.toml"
-        self.conf.write_text(config)
-        run(["gobgpd", "-d", "-f", str(self.conf), "-t", "toml"])  # syntax check
+        self.ctx, self.hostname = ctx, hostname
+        super().__init__(_CtxHost(ctx), ns, tag, config)
+
+    def argv(self, *extra: str) -> list[str]:
         # a private UTS namespace gives the FQDN capability a stable host name
-        self.proc = ctx.start(
-            f"gobgpd-{tag}",
-            ns,
-            [
-                "unshare",
-                "--uts",
-                "sh",
-                "-c",
-                'hostname "$0"; exec "$@"',
-                hostname,
-                "gobgpd",
-                "-f",
-                str(self.conf),
-                "-t",
-                "toml",
-                "--api-hosts",
-                GOBGP_API,
-                "--pprof-disable",
-                "-p",
-                "-l",
-                "info",
-            ],
-            self.dir / "gobgpd.log",
-        )
-        wait_until(f"gobgpd {tag} API", lambda: bool(self.cli("global")), 20, 0.3)
-
-    def cli(self, *args: str, check: bool = True) -> str:
-        self.ctx.check_alive(self.proc)
-        host, port = GOBGP_API.split(":")
-        return run(["gobgp", "-u", host, "-p", port, *args], ns=self.ns, check=check)
-
-    def cli_json(self, *args: str) -> Any:
-        return json.loads(self.cli("-j", *args))
-
-    def established(self, addr: str) -> bool:
-        return int(self.cli_json("neighbor", addr)["state"].get("session_state", 0)) == 6
+        wrapper = ["unshare", "--uts", "sh", "-c", 'hostname "$0"; exec "$@"', self.hostname]
+        return [*wrapper, *super().argv(*extra)]
 
     def adj_in(self, addr: str, family: str) -> int:
-        out = self.cli("-j", "neighbor", addr, "adj-in", "-a", family, check=False).strip()
-        if not out.startswith("{"):
-            return 0
-        return sum(len(v) for v in json.loads(out).values())
+        return sum(len(v) for v in self.adj_in_table(addr, family).values())
 
     def add(self, family: str, *args: str, by: str | None = None, **note: Any) -> None:
-        self.cli("global", "rib", "-a", family, "add", *args)
+        super().add(family, *args)
         self.ctx.originated(by or f"gobgp-{self.tag}", family, " ".join(args), **note)
-
-    def delete(self, family: str, *args: str) -> None:
-        self.cli("global", "rib", "-a", family, "del", *args)
 
     def save_views(
         self, neighbors: dict[str, Sequence[str]], families: Sequence[str], suffix: str = ""
@@ -449,35 +442,16 @@ class GoBGP:
                     )
 
 
-class FRR:
+class FRR(peerd.FRRd[Proc]):
     """FRR zebra + bgpd (no kernel install), vtysh over the run directory's sockets."""
 
     def __init__(self, ctx: Ctx, ns: str, tag: str, bgpd_conf: str) -> None:
-        self.ctx, self.ns, self.tag = ctx, ns, tag
-        self.dir = ctx.subdir(f"frr-{tag}")
-        nsproc.frr_files(self.dir, tag, bgpd_conf, CaptureError)
-        self.zebra = ctx.start(
-            f"zebra-{tag}", ns, nsproc.frr_argv("zebra", self.dir), self.dir / "zebra.out"
-        )
-        wait_until("zebra socket", lambda: (self.dir / "zserv.api").exists(), 20, 0.2)
-        self.bgpd = ctx.start(
-            f"bgpd-{tag}", ns, nsproc.frr_argv("bgpd", self.dir), self.dir / "bgpd.out"
-        )
-        wait_until("FRR bgpd vty", lambda: (self.dir / "bgpd.vty").exists(), 20, 0.2)
-
-    def vtysh(self, *cmds: str, check: bool = True) -> str:
-        self.ctx.check_alive(self.zebra, self.bgpd)
-        argv = ["vtysh", "--vty_socket", str(self.dir)]
-        for c in cmds:
-            argv += ["-c", c]
-        return run(argv, check=check)
+        self.ctx = ctx
+        super().__init__(_CtxHost(ctx), ns, tag, bgpd_conf)
 
     def neighbor(self, addr: str) -> dict[str, Any]:
         data = json.loads(self.vtysh(f"show bgp neighbors {addr} json"))
         return dict(data[addr])
-
-    def established(self, addr: str) -> bool:
-        return self.neighbor(addr).get("bgpState") == "Established"
 
     def accepted(self, addr: str, af: str) -> int:
         afi = self.neighbor(addr).get("addressFamilyInfo", {}).get(af, {})
@@ -491,133 +465,22 @@ class FRR:
             )
 
 
-class Bird:
+class Bird(peerd.Birdd[Proc]):
     def __init__(self, ctx: Ctx, ns: str, tag: str, conf: str) -> None:
-        self.ctx, self.ns, self.tag = ctx, ns, tag
-        self.dir = ctx.subdir(f"bird-{tag}")
-        self.ctl = self.dir / "bird.ctl"
-        cf = self.dir / "bird.conf"
-        cf.write_text(conf.replace("RUNDIR", str(self.dir)))
-        run(["bird", "-p", "-c", str(cf)])  # parse only
-        self.proc = ctx.start(
-            f"bird-{tag}",
-            ns,
-            ["bird", "-f", "-c", str(cf), "-s", str(self.ctl), "-P", str(self.dir / "bird.pid")],
-            self.dir / "bird.out",
-        )
-        wait_until("bird control socket", lambda: self.ctl.exists(), 20, 0.2)
-
-    def birdc(self, *args: str) -> str:
-        self.ctx.check_alive(self.proc)
-        return run(["birdc", "-s", str(self.ctl), *args])
-
-    def established(self, proto: str) -> bool:
-        return "Established" in self.birdc("show", "protocols", proto)
+        self.ctx = ctx
+        super().__init__(_CtxHost(ctx), ns, tag, conf)
 
 
-class OpenBGPD:
+class OpenBGPD(peerd.OpenBGPDd[Proc]):
     def __init__(self, ctx: Ctx, ns: str, tag: str, conf: str) -> None:
-        self.ctx, self.ns, self.tag = ctx, ns, tag
-        self.dir = ctx.subdir(f"openbgpd-{tag}")
-        self.sock = self.dir / "bgpd.sock"
-        cf = self.dir / "bgpd.conf"
-        cf.write_text(conf.replace("RUNDIR", str(self.dir)))
-        cf.chmod(0o600)
-        Path("/run/openbgpd").mkdir(parents=True, exist_ok=True)
-        run(["/usr/sbin/bgpd", "-n", "-f", str(cf)])
-        self.proc = ctx.start(
-            f"openbgpd-{tag}", ns, ["/usr/sbin/bgpd", "-d", "-f", str(cf)], self.dir / "bgpd.out"
-        )
-        wait_until("openbgpd socket", lambda: self.sock.exists(), 20, 0.2)
-
-    def bgpctl(self, *args: str) -> str:
-        self.ctx.check_alive(self.proc)
-        return run(["bgpctl", "-s", str(self.sock), *args])
-
-    def established(self, addr: str) -> bool:
-        return "BGP state = Established" in self.bgpctl("show", "neighbor", addr)
+        self.ctx = ctx
+        super().__init__(_CtxHost(ctx), ns, tag, conf)
 
 
-EXA_RECV = """import sys
-out = open(sys.argv[1], "a", buffering=1)
-for line in sys.stdin:
-    out.write(line)
-"""
-
-
-class ExaBGP:
+class ExaBGP(peerd.ExaBGPd[Proc]):
     def __init__(self, ctx: Ctx, ns: str, tag: str, conf: str, bind: str) -> None:
-        self.ctx, self.ns, self.tag = ctx, ns, tag
-        self.dir = ctx.subdir(f"exabgp-{tag}")
-        (self.dir / "recv.py").write_text(EXA_RECV)
-        self.recv = self.dir / "recv.jsonl"
-        cf = self.dir / "exabgp.conf"
-        cf.write_text(conf.replace("RUNDIR", str(self.dir)))
-        env = dict(os.environ)
-        env.update(
-            {
-                "exabgp.daemon.user": "root",
-                "exabgp.daemon.drop": "false",
-                "exabgp.api.cli": "false",
-                "exabgp.log.destination": str(self.dir / "exabgp.log"),
-                "exabgp.tcp.bind": bind,
-                "exabgp.tcp.port": "179",
-            }
-        )
-        self.proc = ctx.start(
-            f"exabgp-{tag}", ns, ["/usr/sbin/exabgp", str(cf)], self.dir / "exabgp.out", env=env
-        )
-
-    def messages(self) -> list[dict[str, Any]]:
-        if not self.recv.exists():
-            return []
-        out = []
-        for line in self.recv.read_text().splitlines():
-            with contextlib.suppress(ValueError):
-                out.append(json.loads(line))
-        return out
-
-
-# --------------------------------------------------------------------------------------------
-# GoBGP config building
-
-
-def gobgp_global(asn: int, router_id: str, extra: str = "") -> str:
-    return f'[global.config]\n  as = {asn}\n  router-id = "{router_id}"\n{extra}\n'
-
-
-def gobgp_neighbor(
-    addr: str,
-    peer_as: int,
-    families: Sequence[str],
-    *,
-    extra: str = "",
-    afi_extra: dict[str, str] | None = None,
-    local_address: str | None = None,
-) -> str:
-    s = [
-        "[[neighbors]]",
-        "  [neighbors.config]",
-        f'    neighbor-address = "{addr}"',
-        f"    peer-as = {peer_as}",
-        "  [neighbors.timers.config]",
-        "    connect-retry = 1",
-        "    hold-time = 90",
-        "    keepalive-interval = 30",
-    ]
-    if local_address:
-        s += ["  [neighbors.transport.config]", f'    local-address = "{local_address}"']
-    if extra:
-        s.append(extra.rstrip())
-    for fam in families:
-        s += [
-            "  [[neighbors.afi-safis]]",
-            "    [neighbors.afi-safis.config]",
-            f'      afi-safi-name = "{fam}"',
-        ]
-        if afi_extra and fam in afi_extra:
-            s.append(afi_extra[fam].rstrip())
-    return "\n".join(s) + "\n\n"
+        self.ctx = ctx
+        super().__init__(_CtxHost(ctx), ns, tag, conf, bind)
 
 
 # --------------------------------------------------------------------------------------------
@@ -2116,9 +1979,7 @@ end
     time.sleep(1)
     ctx.mrt_dir.mkdir(parents=True, exist_ok=True)
     # stop gobgpd so the dumps are flushed and closed
-    for p in list(RES.procs):
-        if p.name == "gobgpd-A":
-            RES.stop_proc(p)
+    g.stop()
     shutil.copyfile(table, ctx.mrt_dir / "gobgp-table-dump-v2.mrt")
     shutil.copyfile(upd, ctx.mrt_dir / "gobgp-bgp4mp-updates.mrt")
     common = {

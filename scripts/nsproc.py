@@ -1,7 +1,7 @@
 """Network namespaces, commands and processes in them: what scripts/capture_golden.py and the
 interop tests' harness (tests/interop/harness.py, which puts scripts/ on its import path)
-share. Standard library only, so that ``python3 scripts/capture_golden.py`` runs without the
-project's environment.
+share (the BGP daemons they run: peerd.py). Standard library only, so that
+``python3 scripts/capture_golden.py`` runs without the project's environment.
 """
 
 from __future__ import annotations

@@ -27,15 +27,16 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "scripts"))  # nsproc, shared with scripts/capture_golden.py
+sys.path.insert(0, str(ROOT / "scripts"))  # nsproc, peerd: shared with scripts/capture_golden.py
 import nsproc  # noqa: E402
+import peerd  # noqa: E402
 from nsproc import CommandError  # noqa: E402
 
 BGPVPN = str(Path(sys.executable).parent / "bgpvpn")
 API = "http://127.0.0.1:8082"
 FRR_BGPD = "/usr/lib/frr/bgpd"
 FRR_ZEBRA = "/usr/lib/frr/zebra"
-OPENBGPD = "/usr/sbin/bgpd"
+OPENBGPD = peerd.OPENBGPD
 
 _counter = itertools.count(1)
 _labs: list[Lab] = []
@@ -266,14 +267,61 @@ class Bgpvpn:
         return self.log.read_text(errors="replace")[-4000:]
 
 
+# ------------------------------------------------------------------ daemons (scripts/peerd.py)
+
+
+class _LabHost:
+    """What peerd's daemons need, from a ``Lab``: run directories, processes it owns (stopped
+    at its end), ``LabError`` for failed commands, polls of 0.1 s."""
+
+    error: type[CommandError] = LabError
+
+    def __init__(self, lab: Lab) -> None:
+        self.lab = lab
+
+    def rundir(self, name: str) -> Path:
+        return self.lab.dir(name)
+
+    def start(
+        self,
+        name: str,
+        ns: str,
+        argv: Sequence[str],
+        log: Path,
+        env: dict[str, str] | None = None,
+    ) -> Proc:
+        return self.lab.start(name, ns, argv, log, env)
+
+    def wait(self, what: str, fn: Callable[[], Any], timeout: float) -> Any:
+        return wait_until(what, fn, timeout, 0.1)
+
+    def check_alive(self, what: str, *procs: Proc) -> None:
+        if not all(p.alive() for p in procs):
+            raise LabError(f"{what} exited")
+
+    def stop(self, proc: Proc, sig: int) -> None:
+        """SIGKILL: at once, as in a crash; another signal: ``Proc.stop`` with it."""
+        if sig == signal.SIGKILL:
+            proc.kill()
+        else:
+            proc.stop_signal = sig
+            proc.stop()
+        _forget(self.lab, proc)
+
+
+def _forget(lab: Lab, proc: Proc) -> None:
+    """A process that a test ended itself is no longer the lab's to stop."""
+    if proc in lab.procs:
+        lab.procs.remove(proc)
+
+
 # ------------------------------------------------------------------------------- GoBGP
 
 
 def gobgp_config(asn: int, router_id: str, neighbors: Sequence[str], listen: Sequence[str]) -> str:
     addrs = ", ".join(f'"{a}"' for a in listen)
-    return (
-        f'[global.config]\n  as = {asn}\n  router-id = "{router_id}"\n'
-        f"  local-address-list = [{addrs}]\n\n" + "".join(neighbors)
+    return peerd.gobgp_global(asn, router_id, f"  local-address-list = [{addrs}]\n") + "".join(
+        neighbors
     )
 
 
@@ -287,117 +335,45 @@ def gobgp_neighbor(
     graceful_restart: int = 0,
     local_address: str | None = None,
 ) -> str:
-    s = [
-        "[[neighbors]]",
-        "  [neighbors.config]",
-        f'    neighbor-address = "{addr}"',
-        f"    peer-as = {peer_as}",
-        "  [neighbors.timers.config]",
-        "    connect-retry = 1",
-        "    hold-time = 30",
-        "    keepalive-interval = 10",
-        "  [neighbors.transport.config]",
-        f"    passive-mode = {'true' if passive else 'false'}",
-    ]
-    if local_address:
-        s.append(f'    local-address = "{local_address}"')
-    if rr_client:
-        s += [
-            "  [neighbors.route-reflector.config]",
-            "    route-reflector-client = true",
-            f'    route-reflector-cluster-id = "{rr_client}"',
-        ]
-    if graceful_restart:
-        s += [
-            "  [neighbors.graceful-restart.config]",
-            "    enabled = true",
-            f"    restart-time = {graceful_restart}",
-        ]
-    for fam in families:
-        s += [
-            "  [[neighbors.afi-safis]]",
-            "    [neighbors.afi-safis.config]",
-            f'      afi-safi-name = "{fam}"',
-        ]
-        if graceful_restart:
-            s += ["    [neighbors.afi-safis.mp-graceful-restart.config]", "      enabled = true"]
-    return "\n".join(s) + "\n\n"
+    """peerd.gobgp_neighbor with the lab's timers (hold time 30 s, keepalive 10 s) and the
+    passive mode always written."""
+    return peerd.gobgp_neighbor(
+        addr,
+        peer_as,
+        families,
+        hold_time=30,
+        keepalive=10,
+        passive=passive,
+        local_address=local_address,
+        rr_client=rr_client,
+        graceful_restart=graceful_restart,
+    )
 
 
-class GoBGP:
+class GoBGP(peerd.GoBGPd[Proc]):
     """gobgpd in the foreground in a namespace; its gRPC API on the namespace's loopback."""
 
     def __init__(self, lab: Lab, ns: str, tag: str, config: str, api_port: int = 50051) -> None:
-        self.lab, self.ns, self.tag = lab, ns, tag
-        self.port = api_port
-        self.dir = lab.dir(f"gobgp-{tag}")
-        self.conf = self.dir / "gobgpd.toml"
-        self.conf.write_text(config)
-        run(["gobgpd", "-d", "-f", str(self.conf), "-t", "toml"])  # syntax check
-        self.proc = self._start()
-
-    def _start(self, *extra: str) -> Proc:
-        proc = self.lab.start(
-            f"gobgpd-{self.tag}",
-            self.ns,
-            [
-                "gobgpd",
-                "-f",
-                str(self.conf),
-                "-t",
-                "toml",
-                "--api-hosts",
-                f"127.0.0.1:{self.port}",
-                "--pprof-disable",
-                "-p",
-                "-l",
-                "info",
-                *extra,
-            ],
-            self.dir / "gobgpd.log",
-        )
-        self.proc = proc
-        wait_until(f"gobgpd {self.tag} API", lambda: bool(self.cli("global")), 20, 0.1)
-        return proc
+        self.lab = lab
+        super().__init__(_LabHost(lab), ns, tag, config, api_port)
 
     def kill(self) -> None:
-        self.proc.kill()
-        self.lab.procs.remove(self.proc)
+        self.stop(signal.SIGKILL)
 
     def restart(self, *extra: str) -> None:
         self._start(*extra)
 
-    def cli(self, *args: str, check: bool = True) -> str:
-        if not self.proc.alive():
-            raise LabError(f"gobgpd {self.tag} exited")
-        return run(["gobgp", "-u", "127.0.0.1", "-p", str(self.port), *args], self.ns, check)
-
-    def json(self, *args: str) -> Any:
-        return json.loads(self.cli("-j", *args))
-
-    def established(self, addr: str) -> bool:
-        return int(self.json("neighbor", addr)["state"].get("session_state", 0)) == 6
-
-    def add(self, family: str, *args: str) -> None:
-        self.cli("global", "rib", "-a", family, "add", *args)
-
-    def delete(self, family: str, *args: str) -> None:
-        self.cli("global", "rib", "-a", family, "del", *args)
-
     def adj_in(self, addr: str, family: str) -> list[dict[str, Any]]:
         """The paths received from ``addr``, each with a flat ``attrs`` dict by type code."""
-        out = self.cli("-j", "neighbor", addr, "adj-in", "-a", family, check=False).strip()
-        return _gobgp_paths(out)
+        return _gobgp_paths(self.adj_in_table(addr, family))
 
     def rib(self, family: str) -> list[dict[str, Any]]:
-        return _gobgp_paths(self.cli("-j", "global", "rib", "-a", family, check=False).strip())
+        return _gobgp_paths(self.table("global", "rib", "-a", family))
 
 
-def _gobgp_paths(out: str) -> list[dict[str, Any]]:
-    if not out.startswith("{"):
-        return []
+def _gobgp_paths(table: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
     paths = []
-    for dest, plist in json.loads(out).items():
+    for dest, plist in table.items():
         for p in plist:
             p = dict(p)
             p["dest"] = dest
@@ -409,53 +385,20 @@ def _gobgp_paths(out: str) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------------- FRR
 
 
-class FRR:
+class FRR(peerd.FRRd[Proc]):
     """FRR zebra + bgpd (``-n``: no kernel install), vtysh over the run directory's sockets."""
 
     def __init__(self, lab: Lab, ns: str, tag: str, bgpd_conf: str) -> None:
-        self.lab, self.ns, self.tag = lab, ns, tag
-        self.dir = lab.dir(f"frr-{tag}")
-        nsproc.frr_files(self.dir, tag, bgpd_conf, LabError)
-        self.zebra = lab.start(
-            f"zebra-{tag}", ns, nsproc.frr_argv("zebra", self.dir), self.dir / "zebra.out"
-        )
-        wait_until("zebra socket", lambda: (self.dir / "zserv.api").exists(), 20, 0.1)
-        self.bgpd = self._start_bgpd()
-
-    def _start_bgpd(self) -> Proc:
-        proc = self.lab.start(
-            f"bgpd-{self.tag}", self.ns, nsproc.frr_argv("bgpd", self.dir), self.dir / "bgpd.out"
-        )
-        wait_until("FRR bgpd vty", lambda: (self.dir / "bgpd.vty").exists(), 20, 0.1)
-        return proc
-
-    def vtysh(self, *cmds: str, check: bool = True) -> str:
-        if not (self.zebra.alive() and self.bgpd.alive()):
-            raise LabError(f"FRR {self.tag} exited")
-        argv = ["vtysh", "--vty_socket", str(self.dir)]
-        for c in cmds:
-            argv += ["-c", c]
-        return run(argv, check=check)
-
-    def json(self, cmd: str) -> Any:
-        return json.loads(self.vtysh(cmd))
+        self.lab = lab
+        super().__init__(_LabHost(lab), ns, tag, bgpd_conf)
 
     def configure(self, *lines: str) -> None:
         self.vtysh("configure terminal", *lines)
 
-    def established(self, addr: str) -> bool:
-        data = self.json(f"show bgp neighbors {addr} json")
-        return bool(data.get(addr, {}).get("bgpState") == "Established")
-
     def kill_bgpd(self, sig: int = signal.SIGKILL) -> None:
         """End bgpd alone (zebra keeps running): SIGKILL closes its sessions without a
         NOTIFICATION, as a crash would; SIGTERM is a clean stop (Cease)."""
-        if sig == signal.SIGKILL:
-            self.bgpd.kill()
-        else:
-            self.bgpd.stop_signal = sig
-            self.bgpd.stop()
-        _forget(self.lab, self.bgpd)
+        self.stop_bgpd(sig)
 
     def restart_bgpd(self, bgpd_conf: str | None = None) -> None:
         """Start bgpd again (after ``kill_bgpd``), with a new configuration when given."""
@@ -465,13 +408,7 @@ class FRR:
             (self.dir / "bgpd.conf").write_text(bgpd_conf)
             run(["chown", "frr:frr", str(self.dir / "bgpd.conf")])
         (self.dir / "bgpd.vty").unlink(missing_ok=True)  # left by a killed bgpd
-        self.bgpd = self._start_bgpd()
-
-
-def _forget(lab: Lab, proc: Proc) -> None:
-    """A process that a test ended itself is no longer the lab's to stop."""
-    if proc in lab.procs:
-        lab.procs.remove(proc)
+        self._start_bgpd()
 
 
 def frr_paths(f: FRR, cmd: str, *keys: str) -> list[dict[str, Any]]:
@@ -495,49 +432,15 @@ def frr_paths(f: FRR, cmd: str, *keys: str) -> list[dict[str, Any]]:
 # -------------------------------------------------------------------------------- BIRD
 
 
-class Bird:
+class Bird(peerd.Birdd[Proc]):
     def __init__(self, lab: Lab, ns: str, tag: str, conf: str) -> None:
-        self.lab, self.ns, self.tag = lab, ns, tag
-        self.dir = lab.dir(f"bird-{tag}")
-        self.ctl = self.dir / "bird.ctl"
-        self._write_conf(conf)
-        self.proc = self._start()
-
-    def _write_conf(self, conf: str) -> Path:
-        cf = self.dir / "bird.conf"
-        cf.write_text(conf.replace("RUNDIR", str(self.dir)))
-        run(["bird", "-p", "-c", str(cf)])  # parse only
-        return cf
-
-    def _start(self, *extra: str) -> Proc:
-        cf = self.dir / "bird.conf"
-        self.proc = self.lab.start(
-            f"bird-{self.tag}",
-            self.ns,
-            ["bird", "-f", "-c", str(cf), "-s", str(self.ctl), "-P", str(self.dir / "bird.pid"),
-             *extra],
-            self.dir / "bird.out",
-        )  # fmt: skip
-        wait_until("bird control socket", lambda: self.ctl.exists(), 20, 0.1)
-        return self.proc
-
-    def birdc(self, *args: str) -> str:
-        if not self.proc.alive():
-            raise LabError(f"bird {self.tag} exited")
-        return run(["birdc", "-s", str(self.ctl), *args])
-
-    def established(self, proto: str) -> bool:
-        return "Established" in self.birdc("show", "protocols", proto)
+        self.lab = lab
+        super().__init__(_LabHost(lab), ns, tag, conf)
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         """SIGKILL: the sessions close without a NOTIFICATION, as in a crash; SIGTERM: a clean
         shutdown (Cease)."""
-        if sig == signal.SIGKILL:
-            self.proc.kill()
-        else:
-            self.proc.stop_signal = sig
-            self.proc.stop()
-        _forget(self.lab, self.proc)
+        self.stop(sig)
 
     def restart(self, conf: str | None = None, *extra: str) -> None:
         """Start bird again after ``kill``, with a new configuration when given; ``extra``
@@ -575,31 +478,10 @@ class Bird:
 # ---------------------------------------------------------------------------- OpenBGPD
 
 
-class OpenBGPD:
+class OpenBGPD(peerd.OpenBGPDd[Proc]):
     def __init__(self, lab: Lab, ns: str, tag: str, conf: str) -> None:
-        self.lab, self.ns, self.tag = lab, ns, tag
-        self.dir = lab.dir(f"openbgpd-{tag}")
-        self.sock = self.dir / "bgpd.sock"
-        cf = self.dir / "bgpd.conf"
-        cf.write_text(conf.replace("RUNDIR", str(self.dir)))
-        cf.chmod(0o600)
-        Path("/run/openbgpd").mkdir(parents=True, exist_ok=True)
-        run([OPENBGPD, "-n", "-f", str(cf)])
-        self.proc = lab.start(
-            f"openbgpd-{tag}", ns, [OPENBGPD, "-d", "-f", str(cf)], self.dir / "bgpd.out"
-        )
-        wait_until("openbgpd socket", lambda: self.sock.exists(), 20, 0.1)
-
-    def bgpctl(self, *args: str) -> str:
-        if not self.proc.alive():
-            raise LabError(f"openbgpd {self.tag} exited")
-        return run(["bgpctl", "-s", str(self.sock), *args])
-
-    def json(self, *args: str) -> Any:
-        return json.loads(self.bgpctl("-j", *args))
-
-    def established(self, addr: str) -> bool:
-        return "BGP state = Established" in self.bgpctl("show", "neighbor", addr)
+        self.lab = lab
+        super().__init__(_LabHost(lab), ns, tag, conf)
 
     def kill(self) -> None:
         """SIGKILL to the parent and to the session engine, route decision engine (and RTR)
@@ -622,11 +504,7 @@ class OpenBGPD:
         if self.proc.alive():
             raise LabError(f"openbgpd {self.tag} still runs")
         self.sock.unlink(missing_ok=True)
-        cf = self.dir / "bgpd.conf"
-        self.proc = self.lab.start(
-            f"openbgpd-{self.tag}", self.ns, [OPENBGPD, "-d", "-f", str(cf)], self.dir / "bgpd.out"
-        )
-        wait_until("openbgpd socket", lambda: self.sock.exists(), 20, 0.1)
+        self._start()
 
 
 def _descendants(pid: int) -> list[int]:
@@ -653,69 +531,20 @@ def _zombie(pid: int) -> bool:
 
 # ------------------------------------------------------------------------------ ExaBGP
 
-EXA_RECV = """import sys
-out = open(sys.argv[1], "a", buffering=1)
-for line in sys.stdin:
-    out.write(line)
-"""
+EXA_RECV = peerd.EXA_RECV
 
 
-class ExaBGP:
+class ExaBGP(peerd.ExaBGPd[Proc]):
     """ExaBGP 4.2 with an API process that writes every JSON message to ``recv.jsonl``."""
 
-    recv_script = EXA_RECV
-
     def __init__(self, lab: Lab, ns: str, tag: str, conf: str, bind: str) -> None:
-        self.lab, self.ns, self.tag = lab, ns, tag
-        self.dir = lab.dir(f"exabgp-{tag}")
-        (self.dir / "recv.py").write_text(self.recv_script)
-        self.recv = self.dir / "recv.jsonl"
-        self._write_conf(conf)
-        self.env = dict(os.environ)
-        self.env.update(
-            {
-                "exabgp.daemon.user": "root",
-                "exabgp.daemon.drop": "false",
-                "exabgp.api.cli": "false",
-                "exabgp.log.destination": str(self.dir / "exabgp.log"),
-                "exabgp.tcp.bind": bind,
-                "exabgp.tcp.port": "179",
-            }
-        )
-        self.proc = self._start()
-
-    def _write_conf(self, conf: str) -> None:
-        cf = self.dir / "exabgp.conf"
-        cf.write_text(conf.replace("RUNDIR", str(self.dir)).replace("PYTHON", "/usr/bin/python3"))
-
-    def _start(self) -> Proc:
-        self.proc = self.lab.start(
-            f"exabgp-{self.tag}",
-            self.ns,
-            ["/usr/sbin/exabgp", str(self.dir / "exabgp.conf")],
-            self.dir / "exabgp.out",
-            env=self.env,
-        )
-        return self.proc
-
-    def messages(self) -> list[dict[str, Any]]:
-        if not self.recv.exists():
-            return []
-        out = []
-        for line in self.recv.read_text().splitlines():
-            with contextlib.suppress(ValueError):
-                out.append(json.loads(line))
-        return out
+        self.lab = lab
+        super().__init__(_LabHost(lab), ns, tag, conf, bind)
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         """SIGKILL: sessions close without a NOTIFICATION, as in a crash; SIGTERM: a clean
         stop. Its API process then sees its stdin close and ends by itself."""
-        if sig == signal.SIGKILL:
-            self.proc.kill()
-        else:
-            self.proc.stop_signal = sig
-            self.proc.stop()
-        _forget(self.lab, self.proc)
+        self.stop(sig)
 
     def restart(self, conf: str | None = None) -> None:
         if self.proc.alive():
