@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from bgpvpn.vpn.manager import StoredInstance
 from bgpvpn.vpn.model import InstanceSpec, InstanceType
 from bgpvpn.wire.family import EVPN, VPNV4
@@ -144,3 +146,23 @@ def test_close_withdraws_and_closes_drivers() -> None:
     h.vpn.close(remove=False)
     assert local(h.rib, EVPN) == {} and rib_snapshot_keys(h)[list(rib_snapshot(h.rib))[3]] == set()
     assert h.driver.closed and "evi" in h.driver.snapshot()  # kept: not asked to remove
+
+
+def test_a_removed_instance_leaves_no_reference_cycle() -> None:
+    """The GC policy freezes long-lived objects; a frozen reference cycle is never collected, so
+    a removed instance must be freed by reference counting alone (no cycle left behind)."""
+    h = host()
+    gc.collect()
+    gc.disable()
+    try:
+        for n in range(3):
+            h.vpn.attach(vrf_att(f"tap{n}", f"52:54:00:00:00:0{n}", f"10.1.0.{n + 5}/24"))
+            h.vpn.attach(evpn_att(f"tapE{n}", f"52:54:00:00:01:0{n}", f"10.2.0.{n + 5}/24"))
+        h.vpn.detach("vrf", "tap0")
+        h.vpn.delete_instance("evi")
+        h.vpn.detach("vrf", "tap1")
+        h.vpn.detach("vrf", "tap2")
+        assert h.vpn.instances() == []
+        assert gc.collect() == 0
+    finally:
+        gc.enable()

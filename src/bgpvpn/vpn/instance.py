@@ -161,6 +161,10 @@ class Instance:
         for owner in list(self._owned):
             self._set_owned(owner, [])
         self.table.clear()
+        # the table's callbacks are bound methods of this instance: without them no reference
+        # cycle is left, so a removed instance is freed at once even when the GC policy has
+        # frozen it (a frozen cycle is never collected)
+        self.table.on_local_mac = self.table.on_best = None
         self.learned.clear()
         self._heard.clear()
         self.emit(InstanceRemoved(self.instance_id))
