@@ -8,7 +8,7 @@ import weakref
 
 from bagpipe.harness import make_ctx
 from bgpvpn.api.context import ApiContext
-from bgpvpn.runtime.gcpolicy import INTENT_WEIGHT, GcPolicy
+from bgpvpn.runtime.gcpolicy import GcPolicy
 from bgpvpn.vpn.model import InstanceSpec, InstanceType
 
 
@@ -53,10 +53,10 @@ def test_disabled_policy_never_touches_the_collector() -> None:
     assert gc.get_freeze_count() == before
 
 
-def test_api_changes_count_as_intent_weighted_routes() -> None:
+def test_api_changes_freeze_every_intent_step() -> None:
     """The daemon's ``ApiContext.changed()`` reports the instances and attachments the vpn
-    layer made since its last call; each weighs ``INTENT_WEIGHT`` routes in the steps."""
-    policy = GcPolicy(first=3 * INTENT_WEIGHT, max_step=10 * INTENT_WEIGHT)
+    layer made since its last call; a freeze every ``intent_step`` of them."""
+    policy = GcPolicy(intent_step=3)
     try:
         harness = make_ctx()
         ctx = ApiContext(harness.speaker, harness.vpn, "boot")
@@ -70,6 +70,10 @@ def test_api_changes_count_as_intent_weighted_routes() -> None:
         assert policy.freezes == 1
         ctx.changed()  # nothing made since: no count
         assert policy.freezes == 1
+        for n in range(3, 6):
+            harness.vpn.create_instance(_evpn_spec(f"e{n}"))
+            ctx.changed()
+        assert policy.freezes == 2  # a fixed step, not a doubling one
     finally:
         gc.unfreeze()
 
