@@ -287,6 +287,9 @@ def test_looking_glass_tree(client: Client, ctx: Ctx) -> None:
     assert i["instance_type"] == "evpn" and i["external_instance_id"] == "test2"
     assert i["route_targets"] == {"import": ["64512:79"], "export": ["64512:79"]}
     assert i["gateway_ip"] == "198.51.100.254" and i["subnet_prefix_length"] == 24
+    dp = client.get("/looking-glass/vpns/instances/test2/dataplane").json()
+    assert dp["driver"] == "dummy" and dp["desired"]["ports"][0]["mac"] == "0a:58:c6:33:64:01"
+    assert client.get("/looking-glass/vpns/instances/nope/dataplane").status == 404
     ports = client.get("/looking-glass/vpns/instances/test2/ports").json()
     ep = ports["ns-test2"]["endpoints"][0]
     assert ep["mac_address"] == "0a:58:c6:33:64:01" and ep["ip_address"] == "198.51.100.1/24"

@@ -365,7 +365,7 @@ class LookingGlass:
         )
 
     def instance_dataplane(self, instance_id: str) -> Any:
-        desired = self.ctx.vpn.desired_state().get(instance_id)
+        desired = self.ctx.vpn.instance_desired_state(instance_id)
         if desired is None:
             raise NotFound(instance_id)
         driver = self.ctx.vpn.drivers[desired.config.instance_type]

@@ -763,6 +763,11 @@ class VpnManager:
     def desired_state(self) -> dict[str, InstanceState]:
         return {iid: inst.desired_state() for iid, inst in self._instances.items()}
 
+    def instance_desired_state(self, instance_id: str) -> InstanceState | None:
+        """One instance's entry of ``desired_state()`` (None: no such instance)."""
+        inst = self._instances.get(instance_id)
+        return None if inst is None else inst.desired_state()
+
     # ---------------------------------------------------------------- start and stop
 
     def restore(
