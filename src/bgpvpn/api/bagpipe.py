@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -36,7 +35,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from bgpvpn.api.fastpath import FastAnswer, FastHandler, parse_json
-from bgpvpn.api.vpn import RouterContext
+from bgpvpn.api.vpn import RouterContext, change_json
 from bgpvpn.vpn.model import (
     Encapsulation,
     InstanceSpec,
@@ -298,17 +297,6 @@ def bagpipe_error(status: int, field: str, reason: str) -> FastAnswer:
             "error": {"field": field, "reason": reason},
         },
     )
-
-
-def change_json(result: Any) -> dict[str, Any]:
-    return {
-        "request_id": uuid.uuid4().hex,
-        "added": list(result.routes_added),
-        "removed": list(result.routes_removed),
-        "updated": list(getattr(result, "routes_updated", ())),
-        "instances_created": list(result.instances_created),
-        "instances_removed": list(result.instances_removed),
-    }
 
 
 class BagpipeOps:
