@@ -13,6 +13,9 @@ class Family:
     afi: int
     safi: int
 
+    def __hash__(self) -> int:  # a dict key everywhere: no tuple made per hash
+        return (self.afi << 8) | self.safi
+
     @property
     def name(self) -> str:
         return _NAMES.get(self, f"afi{self.afi}-safi{self.safi}")
