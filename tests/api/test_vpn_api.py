@@ -236,3 +236,37 @@ def test_advertise_learned_field(client: Client, ctx: Ctx) -> None:
     r = client.patch("/v1/instances/red", {"advertise_learned": True})
     assert r.status == 400 and r.json()["error"]["field"] == "advertise_learned"
     assert client.get("/v1/instances/red").json()["advertise_learned"] is False
+
+
+def test_attach_to_an_existing_instance_still_checks_what_the_request_gives(
+    client: Client,
+) -> None:
+    """An attach whose instance fields only repeat the attachment is not checked against the
+    instance (the common case, taken quickly); any other field still is."""
+    r = client.post(
+        "/v1/instances",
+        {
+            "instance_id": "blue",
+            "instance_type": "ipvpn",
+            "encapsulation": "mpls",
+            "rd": "64512:7",
+            "route_targets": ["64512:79"],
+        },
+    )
+    assert r.status == 200, r.body
+    refused = [
+        ({}, 409, "encapsulation"),  # the request's default, vxlan, is not the instance's
+        ({"encapsulation": "mpls", "rd": "64512:8"}, 409, "rd"),
+        ({"encapsulation": "mpls", "vni": 4000}, 409, "vni"),
+        ({"encapsulation": "mpls", "advertise_learned": True}, 400, "advertise_learned"),
+        ({"encapsulation": "mpls", "instance_type": "evpn"}, 409, "instance_type"),
+    ]
+    for n, (more, status, field) in enumerate(refused):
+        r = client.post("/v1/attach", _port(n, "blue", **more))
+        assert (r.status, r.json()["error"]["field"]) == (status, field), more
+    r = client.post("/v1/attach", _port(9, "blue", encapsulation="mpls", rd="64512:7"))
+    assert r.status == 200, r.body
+    r = client.post("/v1/attach", _port(10, "blue", encapsulation="mpls", route_targets=["x"]))
+    assert (r.status, r.json()["error"]["field"]) == (400, "import_rts[0]")
+    view = client.get("/v1/instances/blue").json()
+    assert [p["port"] for p in view["ports"]] == ["tap9"]

@@ -507,6 +507,11 @@ class VpnManager:
         ``instance`` or from the attachment's type and RTs; an existing one must be of the same
         type and gets the attachment's RTs added. Attaching the same (instance, port, MAC) again
         adds the new addresses."""
+        if instance is not None:
+            iid = att.instance_id
+            inst = self._instances.get(iid) if isinstance(iid, str) else None
+            if inst is not None and _adds_nothing(instance, inst.spec, att):
+                instance = None  # the common case, an attach to an existing instance: no checks
         return self._attach_all([att], instance, "")
 
     def attach_many(self, atts: Sequence[PortAttachment]) -> ChangeResult:
@@ -606,7 +611,8 @@ class VpnManager:
         res = _Reservation()
         try:
             for new in new_specs.values():
-                new.spec = validate.spec(new.spec)
+                # new.spec is canonical: the validated ``given`` or InstanceSpec(id, type), with
+                # the unions of canonical route target lists
                 self._number(new, res)
             with self._transaction(write) as tx:
                 if tx is not None:
@@ -886,6 +892,25 @@ def static_route_from_json(instance_id: str, prefix: str, spec: Mapping[str, Any
         spec.get("local_pref"),
         spec.get("med"),
         tuple(spec.get("communities") or ()),
+    )
+
+
+def _adds_nothing(given: InstanceSpec, spec: InstanceSpec, att: PortAttachment) -> bool:
+    """Whether the instance spec given with an attachment to the existing instance ``spec``
+    carries only what the attachment does (its id, type and route targets) and the defaults,
+    so that checking it could neither refuse the attach nor change the instance."""
+    return (
+        given.instance_id == spec.instance_id
+        and given.instance_type is spec.instance_type
+        and given.rd is None
+        and given.vni is None
+        and given.encapsulation is spec.encapsulation
+        and given.import_rts == att.import_rts
+        and given.export_rts == att.export_rts
+        and not given.advertise_type5
+        and not given.advertise_learned
+        and given.local_pref is None
+        and given.description == ""
     )
 
 
