@@ -17,9 +17,11 @@ Prints:
 
 Two (then a third) daemons on loopback (127.0.0.1, 127.0.0.2, 127.0.0.3; the sender on
 127.0.0.4), stores as SQLite files in a temporary directory, dummy data-plane drivers. Figures
-on a shared machine vary with its load; the load average is printed.
+on a shared machine vary with its load (the load average is printed): each part runs ``--runs``
+times (3 by default) with fresh daemons, every run's rate is printed, and the run shown and
+judged for each step is its median one.
 
-    .venv/bin/python bench/attach.py [--quick] [--json]
+    .venv/bin/python bench/attach.py [--quick] [--json] [--runs N]
 """
 
 from __future__ import annotations
@@ -347,6 +349,21 @@ def run_attach(workdir: Path, n: int) -> dict[str, Any]:
     return out
 
 
+def _median_by(runs: list[dict[str, Any]], key: Any) -> dict[str, Any]:
+    """The run in the middle when ordered by ``key`` (the lower middle of an even count)."""
+    return sorted(runs, key=key)[(len(runs) - 1) // 2]
+
+
+def median_attach(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each step of ``run_attach``'s result taken from the run that is its median (by calls/s;
+    the bulk step by its time); the idle figures from the first run."""
+    out = dict(runs[0])
+    for step in ("evpn", "ipvpn"):
+        out[step] = _median_by(runs, lambda r, step=step: r[step]["calls_per_s"])[step]
+    out["bulk"] = _median_by(runs, lambda r: r["bulk"]["total_s"])["bulk"]
+    return out
+
+
 def rt_text(raw: bytes) -> str:
     """The text form of a route target extended community (8 octets, type and subtype 2)."""
     if raw[0] == 0x00:
@@ -473,6 +490,17 @@ def report(doc: dict[str, Any]) -> None:
         f"{'bulk: ' + format(n, ',') + ' ports, one call':34} {b['total_s']:>8.3f} "
         f"{'':>8} {'':>7} {'':>7} {'':>7} {b['import_after_call_s']:>9.3f}   -"
     )
+    runs = doc.get("attach_runs", [a])
+    if len(runs) > 1:
+        rates = {
+            step: ", ".join(f"{r[step]['calls_per_s']:.0f}" for r in runs)
+            for step in ("evpn", "ipvpn")
+        }
+        bulks = ", ".join(f"{r['bulk']['total_s']:.3f}" for r in runs)
+        print(
+            f"{len(runs)} runs, the median one shown: E-VPN {rates['evpn']} calls/s; "
+            f"IP VPN {rates['ipvpn']} calls/s; bulk {bulks} s"
+        )
     print("import s: from the end of the last call until host2 holds every route (its")
     print("          Adj-RIB-In count; imported into its instance in the same step)")
     print(
@@ -500,6 +528,11 @@ def report(doc: dict[str, Any]) -> None:
         f"instance holds {imp['imported_macs']:,} MACs, data plane "
         f"{imp['remote_macs_programmed']:,} remote MACs"
     )
+    iruns = doc.get("import_runs", [imp])
+    if len(iruns) > 1:
+        cpus = ", ".join(f"{r['cpu_us_per_route']:.1f}" for r in iruns)
+        rss = ", ".join(f"{r['rss_bytes_per_route']:.0f}" for r in iruns)
+        print(f"  {len(iruns)} runs, the median one shown: {cpus} us/route; {rss} B/route")
     print(
         f"  BaGPipe: {BAGPIPE['cpu_ms_per_route'] * 1000:.0f} us CPU and "
         f"{BAGPIPE['rss_kb_per_route'] * 1024:.0f} B RSS per route"
@@ -563,16 +596,23 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--quick", action="store_true", help="100 ports per step, 10,000 routes")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--runs", type=int, default=3, help="runs of each part (median shown)")
     args = ap.parse_args()
     n = 100 if args.quick else 1000
     routes = 10_000 if args.quick else 100_000
     doc: dict[str, Any] = {"quick": args.quick, "machine": codec.machine()}
-    with tempfile.TemporaryDirectory(prefix="bgpvpn-attach-") as tmp:
-        workdir = Path(tmp)
-        print(f"attach: {n:,} ports per step ...", file=sys.stderr)
-        doc["attach"] = run_attach(workdir, n)
-        print(f"import: {routes:,} E-VPN type-2 routes ...", file=sys.stderr)
-        doc["import"] = run_import(workdir, routes, 10)
+    attach_runs: list[dict[str, Any]] = []
+    import_runs: list[dict[str, Any]] = []
+    for run in range(max(1, args.runs)):
+        with tempfile.TemporaryDirectory(prefix="bgpvpn-attach-") as tmp:
+            workdir = Path(tmp)
+            print(f"run {run + 1}: attach, {n:,} ports per step ...", file=sys.stderr)
+            attach_runs.append(run_attach(workdir, n))
+            print(f"run {run + 1}: import, {routes:,} E-VPN type-2 routes ...", file=sys.stderr)
+            import_runs.append(run_import(workdir, routes, 10))
+    doc["attach_runs"], doc["import_runs"] = attach_runs, import_runs
+    doc["attach"] = median_attach(attach_runs)
+    doc["import"] = _median_by(import_runs, lambda r: r["cpu_us_per_route"])
     doc["load_end"] = os.getloadavg()[0]
     if args.json:
         print(json.dumps(doc, indent=2))
