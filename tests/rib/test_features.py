@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 
 from bgpvpn.rib import ChangeKind, Rib, RouteChange, membership_key
+from bgpvpn.rib.rtc import Memberships
 from bgpvpn.wire import UpdateMessage, decode_message, end_of_rib
 from bgpvpn.wire.errors import ErrorAction, UpdateProblem
 from bgpvpn.wire.family import IPV4_UNICAST, RTC, VPNV4
@@ -104,6 +106,64 @@ def test_rtc_default_membership_and_prefix() -> None:
     key = bytes((80,)) + (65099).to_bytes(4, "big") + rt(0)[:6]
     send(rib2, dst2, [key], attrs(), RTC)
     assert set(announced(drain(rib2, dst2))) == {vpn_key(1), vpn_key(2)}
+
+
+def test_memberships_change_route_by_route() -> None:
+    """Memberships are counted per value (two origin ASes may ask for the same route target):
+    the route goes only when the last membership asking for it does. A new membership makes
+    the RIB review only the routes it concerns, not every route of the family."""
+    rib, src, dst = setup_rtc()
+    drain(rib, dst)
+    a, b = membership_key(65000, rt(1)), membership_key(65099, rt(1))
+    send(rib, dst, [a, b], attrs(), RTC)
+    assert set(announced(drain(rib, dst))) == {vpn_key(1)}
+    send(rib, dst, [a], attrs(), RTC)  # announced again: nothing changes
+    assert drain(rib, dst) == []
+    send(rib, dst, [a], None, RTC)
+    assert drain(rib, dst) == []  # b still asks for rt(1)
+    for n in range(3, 50):
+        send(rib, src, [vpn_key(n)], vpn_attrs(rt(n)), VPNV4, [LABEL])  # type: ignore[arg-type]
+    drain(rib, dst)
+    send(rib, dst, [membership_key(65000, rt(7))], attrs(), RTC)
+    queued = rib._peers[dst.peer_id].out[VPNV4].sync
+    assert queued == [vpn_key(7)]  # reviewed: that route only
+    assert set(announced(drain(rib, dst))) == {vpn_key(7)}
+    send(rib, dst, [membership_key(65000, rt(1000))], attrs(), RTC)  # no route carries it
+    assert rib._peers[dst.peer_id].out[VPNV4].sync is None
+    send(rib, dst, [b], None, RTC)
+    assert withdrawn(drain(rib, dst)) == {vpn_key(1)}
+
+
+def test_memberships_by_difference_equal_a_rebuild() -> None:
+    """Random runs of membership routes announced, announced again and withdrawn (exact,
+    prefix and default, several origin ASes): the peer's memberships are those built from its
+    Adj-RIB-In, and it holds exactly the routes they ask for."""
+    for seed in range(30):
+        rng = random.Random(seed)
+        rib, src, dst = setup_rtc()
+        for n in range(3, 12):
+            send(rib, src, [vpn_key(n)], vpn_attrs(rt(n)), VPNV4, [LABEL])  # type: ignore[arg-type]
+        held: dict[bytes, object] = {}
+        drain(rib, dst)
+        pool = [membership_key(asn, rt(n)) for asn in (65000, 65099) for n in range(1, 12)]
+        pool += [membership_key(0, None), bytes((80,)) + (65099).to_bytes(4, "big") + rt(0)[:6]]
+        present: set[bytes] = set()
+        for _ in range(40):
+            keys = rng.sample(pool, rng.randint(1, 3))
+            if rng.random() < 0.5:
+                send(rib, dst, keys, attrs(), RTC)
+                present |= set(keys)
+            else:
+                send(rib, dst, keys, None, RTC)
+                present -= set(keys)
+            msgs = drain(rib, dst)
+            for k in withdrawn(msgs):
+                held.pop(k, None)
+            held.update(announced(msgs))
+            members = rib.memberships(dst.peer_id)
+            assert members == Memberships(present), seed
+            want = {vpn_key(n) for n in range(1, 12) if members.matches((rt(n),))}
+            assert set(held) == want, seed
 
 
 def test_peer_without_rtc_gets_everything() -> None:

@@ -11,29 +11,67 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+# a membership as matched: (bits of route target, their value); (0, b"") is the default
+Value = tuple[int, bytes]
+DEFAULT: Value = (0, b"")
+
+
+def membership_value(key: bytes) -> Value:
+    """What an RT membership route's key asks for (the origin AS plays no part)."""
+    plen = key[0]
+    if plen <= 32:
+        return DEFAULT  # no route target bits: matches every route target
+    bits = plen - 32
+    if bits >= 64:
+        return (64, key[5:13])
+    return (bits, _mask(key[5:], bits))
+
 
 class Memberships:
     """The RT memberships one peer advertised, indexed for matching: the default, exact
-    (96-bit) route targets in a set, shorter prefixes in a list."""
+    (96-bit) route targets in a set, shorter prefixes in a set. Counted per value (two routes
+    may ask for the same route targets, from different origin ASes), so that routes come and
+    go one at a time: ``add``/``discard`` return the value when it appeared/disappeared."""
 
-    __slots__ = ("default", "exact", "prefixes")
+    __slots__ = ("_counts", "default", "exact", "prefixes")
 
     def __init__(self, keys: Iterable[bytes] = ()) -> None:
         self.default = False
         self.exact: set[bytes] = set()
         self.prefixes: set[tuple[int, bytes]] = set()
+        self._counts: dict[Value, int] = {}
         for key in keys:
             self.add(key)
 
-    def add(self, key: bytes) -> None:
-        plen = key[0]
-        if plen == 0 or plen <= 32:
-            self.default = True  # no route target bits: matches every route target
-        elif plen == 96:
-            self.exact.add(key[5:13])
+    def add(self, key: bytes) -> Value | None:
+        value = membership_value(key)
+        n = self._counts.get(value, 0)
+        self._counts[value] = n + 1
+        if n:
+            return None
+        self._index(value, True)
+        return value
+
+    def discard(self, key: bytes) -> Value | None:
+        value = membership_value(key)
+        n = self._counts.get(value, 0)
+        if n > 1:
+            self._counts[value] = n - 1
+            return None
+        if n == 0:
+            return None
+        del self._counts[value]
+        self._index(value, False)
+        return value
+
+    def _index(self, value: Value, present: bool) -> None:
+        bits, rt = value
+        if bits == 0:
+            self.default = present
+        elif bits == 64:
+            (self.exact.add if present else self.exact.discard)(rt)
         else:
-            bits = plen - 32
-            self.prefixes.add((bits, _mask(key[5:], bits)))
+            (self.prefixes.add if present else self.prefixes.discard)(value)
 
     def matches(self, route_targets: tuple[bytes, ...]) -> bool:
         if self.default:
@@ -64,6 +102,17 @@ class Memberships:
             f"Memberships(default={self.default}, exact={len(self.exact)}, "
             f"prefixes={len(self.prefixes)})"
         )
+
+
+def matches_any(values: Iterable[Value], route_targets: tuple[bytes, ...]) -> bool:
+    """Whether one of the route targets is asked for by one of the membership values."""
+    for bits, want in values:
+        if bits == 0:
+            return True
+        for rt in route_targets:
+            if (rt == want) if bits == 64 else (_mask(rt, bits) == want):
+                return True
+    return False
 
 
 def _mask(value: bytes, bits: int) -> bytes:

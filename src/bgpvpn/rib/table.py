@@ -27,7 +27,7 @@ from enum import Enum
 from typing import Any, TypeVar
 
 from bgpvpn.rib.decision import MULTIPATH_LAST_STEP, Policy, Reason, compare
-from bgpvpn.rib.rtc import Memberships, membership_key
+from bgpvpn.rib.rtc import DEFAULT, Memberships, Value, matches_any, membership_key
 from bgpvpn.wire.attributes import AsPath, PathAttributes
 from bgpvpn.wire.constants import AsPathSegmentType
 from bgpvpn.wire.context import WireContext
@@ -542,10 +542,14 @@ class Rib:
             if block.keys:
                 if block.path_ids is not None:
                     self._receive_paths(peer, block.family, block.keys, None, block.path_ids, None)
-                else:
-                    self._withdraw_keys(self._adj(peer, block.family), block.family, block.keys)
-                if block.family == RTC:
-                    self._memberships_changed(peer)
+                    if block.family == RTC:
+                        self._memberships_changed(peer)
+                    continue
+                adj = self._adj(peer, block.family)
+                gone = [k for k in block.keys if k in adj] if block.family == RTC else []
+                self._withdraw_keys(adj, block.family, block.keys)
+                if gone:
+                    self._memberships_delta(peer, (), gone)
         for block in update.announced:
             if not block.keys:
                 continue
@@ -555,12 +559,21 @@ class Rib:
                 attrs = None
             if block.path_ids is not None:
                 self._receive_paths(peer, fam, block.keys, block.data, block.path_ids, attrs)
-            elif attrs is None:
-                self._withdraw_keys(self._adj(peer, fam), fam, block.keys)
+                if fam == RTC:
+                    self._memberships_changed(peer)
+                continue
+            adj = self._adj(peer, fam)
+            if fam == RTC:  # the membership routes that appear or go (a re-announce is neither)
+                if attrs is None:
+                    old, new = [k for k in block.keys if k in adj], []
+                else:
+                    old, new = [], [k for k in block.keys if k not in adj]
+            if attrs is None:
+                self._withdraw_keys(adj, fam, block.keys)
             else:
-                self._announce_keys(self._adj(peer, fam), fam, block.keys, block.data, attrs)
-            if fam == RTC:
-                self._memberships_changed(peer)
+                self._announce_keys(adj, fam, block.keys, block.data, attrs)
+            if fam == RTC and (old or new):
+                self._memberships_delta(peer, new, old)
 
     def _receive_paths(
         self,
@@ -1225,20 +1238,64 @@ class Rib:
         return [key for fam, adj in _tables(peer) if fam == RTC for key in adj.key_list()]
 
     def _memberships_changed(self, peer: _Peer) -> None:
+        """The peer's RT membership routes changed in a way not tracked route by route (ADD-PATH
+        lanes, a stale sweep): rebuild its memberships and, if they differ, review everything
+        of the RT-filtered families for it."""
         if peer.memberships is None:
             return
         fresh = Memberships(self._rtc_keys(peer))
         if fresh == peer.memberships:
             return
         peer.memberships = fresh
+        self._review(peer, None)
+
+    def _memberships_delta(
+        self, peer: _Peer, added: Iterable[bytes], removed: Iterable[bytes]
+    ) -> None:
+        """Membership routes ``added`` to the peer's Adj-RIB-In and ``removed`` from it: update
+        its memberships by difference and review, for it, only the routes that a membership
+        value which appeared or went can concern. With many VRFs on a peer, one VRF more costs
+        what it concerns, not a rebuild and a review of everything."""
+        members = peer.memberships
+        if members is None:
+            return
+        if sum(1 for fam, _ in _tables(peer) if fam == RTC) > 1:  # ADD-PATH lanes too
+            self._memberships_changed(peer)
+            return
+        values = [v for k in added if (v := members.add(k)) is not None]
+        values += [v for k in removed if (v := members.discard(k)) is not None]
+        if values:
+            self._review(peer, values)
+
+    def _review(self, peer: _Peer, values: list[Value] | None) -> None:
+        """Queue for the peer the destinations of its RT-filtered families that the membership
+        ``values`` (None: any) concern: the best routes carrying a route target they ask for
+        (maybe sent now) and the routes sent to it that carry one (maybe withdrawn now)."""
         for fam, ao in peer.out.items():
-            if fam in RTC_FILTERED:
-                keys = _keys(self._locrib(fam).best)
+            if fam not in RTC_FILTERED:
+                continue
+            loc = self._locrib(fam)
+            if values is None or DEFAULT in values:
+                keys = _keys(loc.best)
                 keys.extend(_keys(ao.attrs))  # withdraw what no membership asks for any more
-                if ao.sync is None:
-                    ao.sync, ao.sync_pos = keys, 0
-                else:
-                    ao.sync.extend(keys)
+            else:
+                keys = []
+                exact = [rt for bits, rt in values if bits == 64]
+                if len(exact) < len(values) or any(loc.may_hold(rt) for rt in exact):
+                    rts_of = self._route_targets
+                    for key, adj in loc.best_items():
+                        if matches_any(values, rts_of(adj.attrs_of(key))):
+                            keys.append(key)
+                for shard in ao.attrs[:SHARDS]:
+                    for key, attrs in shard.items():
+                        if matches_any(values, self._route_targets(attrs)):
+                            keys.append(key)
+            if not keys:
+                continue
+            if ao.sync is None:
+                ao.sync, ao.sync_pos = keys, 0
+            else:
+                ao.sync.extend(keys)
 
     # ---------------------------------------------------------------- export
 
