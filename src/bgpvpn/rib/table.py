@@ -1262,34 +1262,39 @@ class Rib:
         if sum(1 for fam, _ in _tables(peer) if fam == RTC) > 1:  # ADD-PATH lanes too
             self._memberships_changed(peer)
             return
-        values = [v for k in added if (v := members.add(k)) is not None]
-        values += [v for k in removed if (v := members.discard(k)) is not None]
-        if values:
-            self._review(peer, values)
+        new = [v for k in added if (v := members.add(k)) is not None]
+        gone = [v for k in removed if (v := members.discard(k)) is not None]
+        if DEFAULT in new or DEFAULT in gone:
+            self._review(peer, None)
+        elif new or gone:
+            self._review(peer, (new, gone))
 
-    def _review(self, peer: _Peer, values: list[Value] | None) -> None:
-        """Queue for the peer the destinations of its RT-filtered families that the membership
-        ``values`` (None: any) concern: the best routes carrying a route target they ask for
-        (maybe sent now) and the routes sent to it that carry one (maybe withdrawn now)."""
+    def _review(self, peer: _Peer, values: tuple[list[Value], list[Value]] | None) -> None:
+        """Queue for the peer the destinations of its RT-filtered families that membership
+        values concern (None: all of them): for the ``new`` values of ``values``, the best
+        routes carrying a route target they ask for (maybe sent now); for the ``gone`` ones,
+        the routes sent to the peer that carry one (maybe withdrawn now)."""
+        rts_of = self._route_targets
         for fam, ao in peer.out.items():
             if fam not in RTC_FILTERED:
                 continue
             loc = self._locrib(fam)
-            if values is None or DEFAULT in values:
+            if values is None:
                 keys = _keys(loc.best)
                 keys.extend(_keys(ao.attrs))  # withdraw what no membership asks for any more
             else:
+                new, gone = values
                 keys = []
-                exact = [rt for bits, rt in values if bits == 64]
-                if len(exact) < len(values) or any(loc.may_hold(rt) for rt in exact):
-                    rts_of = self._route_targets
+                exact = [rt for bits, rt in new if bits == 64]
+                if len(exact) < len(new) or any(loc.may_hold(rt) for rt in exact):
                     for key, adj in loc.best_items():
-                        if matches_any(values, rts_of(adj.attrs_of(key))):
+                        if matches_any(new, rts_of(adj.attrs_of(key))):
                             keys.append(key)
-                for shard in ao.attrs[:SHARDS]:
-                    for key, attrs in shard.items():
-                        if matches_any(values, self._route_targets(attrs)):
-                            keys.append(key)
+                if gone:
+                    for shard in ao.attrs[:SHARDS]:
+                        for key, attrs in shard.items():
+                            if matches_any(gone, rts_of(attrs)):
+                                keys.append(key)
             if not keys:
                 continue
             if ao.sync is None:
