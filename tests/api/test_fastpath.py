@@ -7,9 +7,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from bagpipe.harness import Client, Ctx, Response, make_app, make_ctx
 from bagpipe.harness import evpn_attach_body as _evpn
-from bgpvpn.api.fastpath import FastAnswer, FastRoutes, render_json
+from bgpvpn.api.fastpath import FastAnswer, FastRoutes, parse_json, render_json
 
 
 def _bagpipe(n: int, **more: Any) -> dict[str, Any]:
@@ -138,3 +140,29 @@ def test_changed_runs_after_a_fast_attach() -> None:
     fast.after = lambda: seen.append(len(ctx.driver.state()["instances"]))
     _post(Client(app), "/v1/attach", _evpn(1))
     assert seen == [1]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"a": 1, "a": 2}',
+        b'{"a": 123456789012345678901234567890}',  # orjson would give a float
+        b'{"a": [1, {"b": [2.5]}]}',
+        b'{"a": NaN, "b": Infinity}',
+        b"[1e400]",
+        b'\xef\xbb\xbf{"a": 1}',  # a UTF-8 byte order mark
+        '{"a": "\\u00e9"}'.encode("utf-16"),
+        b'{"a": "\\ud800"}',  # a lone surrogate
+        b'{"a": 1} x',
+        b"",
+    ],
+)
+def test_parse_json_reads_as_json_does(body: bytes) -> None:
+    """``parse_json`` (orjson first) gives what ``json.loads`` (FastAPI's parser) gives."""
+    try:
+        want: tuple[bool, Any] = (True, json.loads(body))
+    except ValueError:
+        want = (False, None)
+    got = parse_json(body)
+    assert got[0] == want[0]
+    assert repr(got[1]) == repr(want[1])  # NaN != NaN; the reprs compare

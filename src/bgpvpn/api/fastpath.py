@@ -57,12 +57,19 @@ def render_json(content: Any) -> bytes:
 
 
 def _has_float(value: Any) -> bool:
-    if isinstance(value, float):
+    kind = type(value)
+    if kind is float:
         return True
-    if isinstance(value, dict):
-        return any(_has_float(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return any(_has_float(v) for v in value)
+    if kind is dict:
+        items = value.values()
+    elif kind is list:
+        items = value
+    else:
+        return False
+    for item in items:
+        kind = type(item)
+        if kind is float or ((kind is dict or kind is list) and _has_float(item)):
+            return True
     return False
 
 

@@ -44,7 +44,7 @@ from bgpvpn.wire.attributes import PathAttributes
 from bgpvpn.wire.communities import EC_EVPN, EC_TRANSITIVE_OPAQUE, SUB_ENCAPSULATION
 from bgpvpn.wire.family import EVPN, VPNV4, VPNV6
 from bgpvpn.wire.routes import EvpnRoute, VpnRoute, route_from_wire
-from bgpvpn.wire.text import ip_to_text, mac_to_text
+from bgpvpn.wire.text import ip_from_text, ip_to_text, mac_to_text
 
 T_MAC_IP = 2
 T_IMET = 3
@@ -311,7 +311,7 @@ class ImportTable:
         self.instance_id = instance_id
         self.own_rd = own_rd
         self.vtep = vtep
-        self.vtep_raw = ipaddress.ip_address(vtep).packed
+        self.vtep_raw = ip_from_text(vtep)
         self.emit = emit
         self.source_of = source_of
         self.policy = policy
