@@ -169,6 +169,7 @@ class VpnManager:
         self.restore_errors: list[str] = []
         self.driver_errors = 0
         self.last_driver_error = ""
+        self._emitters: dict[InstanceType, Callable[[Change], None]] = {}
 
     # ---------------------------------------------------------------- plumbing
 
@@ -181,6 +182,13 @@ class VpnManager:
         return peer if peer is not None else self._unknown_source
 
     def _emitter(self, kind: InstanceType) -> Callable[[Change], None]:
+        """The change sink of the instances of ``kind`` (one per kind, shared)."""
+        made = self._emitters.get(kind)
+        if made is None:
+            made = self._emitters[kind] = self._make_emitter(kind)
+        return made
+
+    def _make_emitter(self, kind: InstanceType) -> Callable[[Change], None]:
         driver = self.drivers[kind]
         key = id(driver)
 
