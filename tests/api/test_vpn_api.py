@@ -3,11 +3,13 @@ routes, bulk attach, errors naming the field and changing nothing."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
 
 from bagpipe.harness import Client, Ctx, make_app, make_ctx
+from bgpvpn.api.vpn import request_id
 
 
 @pytest.fixture
@@ -270,3 +272,11 @@ def test_attach_to_an_existing_instance_still_checks_what_the_request_gives(
     assert (r.status, r.json()["error"]["field"]) == (400, "import_rts[0]")
     view = client.get("/v1/instances/blue").json()
     assert [p["port"] for p in view["ports"]] == ["tap9"]
+
+
+def test_request_ids_are_distinct_version_4_uuids() -> None:
+    ids = {request_id() for _ in range(5000)}
+    assert len(ids) == 5000
+    for rid in list(ids)[:200]:
+        u = uuid.UUID(hex=rid)
+        assert (u.version, u.variant, u.hex) == (4, uuid.RFC_4122, rid)

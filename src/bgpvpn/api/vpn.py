@@ -25,7 +25,7 @@ pydantic models below (unknown fields are refused: 422 with FastAPI's ``detail``
 
 from __future__ import annotations
 
-import uuid
+import random
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, Protocol, TypeVar
 
@@ -238,9 +238,20 @@ def error_response(e: VpnError, prefix: str = "") -> JSONResponse:
     )
 
 
+_ids = random.Random()  # seeded from os.urandom; request ids need to be unique, not secret
+
+
+def request_id() -> str:
+    """A random version-4 UUID as 32 hex digits (what ``uuid.uuid4().hex`` gives), without a
+    getrandom system call and a ``UUID`` object per request."""
+    n = _ids.getrandbits(128)
+    n = (n & ~(0xF000 << 64) | (0x4000 << 64)) & ~(0xC000 << 48) | (0x8000 << 48)
+    return f"{n:032x}"
+
+
 def change_json(result: Any, **more: Any) -> dict[str, Any]:
     out = {
-        "request_id": uuid.uuid4().hex,
+        "request_id": request_id(),
         "added": list(result.routes_added),
         "removed": list(result.routes_removed),
         "updated": list(getattr(result, "routes_updated", ())),
@@ -368,7 +379,7 @@ def vpn_router(ctx: RouterContext, ops: VpnOps | None = None) -> APIRouter:
         def go() -> Any:
             view = vpn.create_instance(req.spec())
             return {
-                "request_id": uuid.uuid4().hex,
+                "request_id": request_id(),
                 "added": [],
                 "removed": [],
                 "updated": [],
