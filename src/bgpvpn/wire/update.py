@@ -554,7 +554,11 @@ def pack_updates(
             out.append(_message(head + chunk))
         return out
     nh = mp_next_hop(family, attributes.next_hop or b"")
-    base = attributes.replace(nexthop_attr=None, layout=())
+    base = (
+        attributes
+        if attributes.nexthop_attr is None and not attributes.layout
+        else attributes.replace(nexthop_attr=None, layout=())
+    )
     block = encode_attributes(base, ctx.as4)
     mp_head = fam_head + bytes((len(nh),)) + nh + b"\x00"
     room = max_len - 23 - len(block) - 4 - len(mp_head)
