@@ -209,6 +209,11 @@ def _octet(key: bytes, wide: bool) -> int:
     return key[-1]
 
 
+def _present(keys: Iterable[bytes], adj: _AdjIn, present: bool) -> list[bytes]:
+    """The distinct ``keys`` that ``adj`` holds (``present``) or does not hold."""
+    return [k for k in dict.fromkeys(keys) if (k in adj) is present]
+
+
 def _keys(shards: Shards[_T]) -> list[bytes]:
     out: list[bytes] = []
     for d in shards[:SHARDS]:
@@ -546,7 +551,7 @@ class Rib:
                         self._memberships_changed(peer)
                     continue
                 adj = self._adj(peer, block.family)
-                gone = [k for k in block.keys if k in adj] if block.family == RTC else []
+                gone = _present(block.keys, adj, True) if block.family == RTC else []
                 self._withdraw_keys(adj, block.family, block.keys)
                 if gone:
                     self._memberships_delta(peer, (), gone)
@@ -565,9 +570,9 @@ class Rib:
             adj = self._adj(peer, fam)
             if fam == RTC:  # the membership routes that appear or go (a re-announce is neither)
                 if attrs is None:
-                    old, new = [k for k in block.keys if k in adj], []
+                    old, new = _present(block.keys, adj, True), []
                 else:
-                    old, new = [], [k for k in block.keys if k not in adj]
+                    old, new = [], _present(block.keys, adj, False)
             if attrs is None:
                 self._withdraw_keys(adj, fam, block.keys)
             else:
