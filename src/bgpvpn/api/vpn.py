@@ -287,14 +287,9 @@ class VpnOps:
     ) -> dict[str, Any]:
         out = view_json(view)
         kind = InstanceType(out["instance_type"])
-        if states is None:  # one instance: its own state, when the driver can give it alone
+        if states is None:  # one instance: only its own state
             driver = self.vpn.drivers[kind]
-            one = getattr(driver, "instance_state", None)
-            states = (
-                {out["instance_id"]: (driver.name, one(out["instance_id"]))}
-                if one is not None
-                else self.dataplane_states()
-            )
+            states = {out["instance_id"]: (driver.name, driver.instance_state(out["instance_id"]))}
         name, programmed = states.get(out["instance_id"], (self.vpn.drivers[kind].name, None))
         out["dataplane"] = {"driver": name, "programmed": programmed}
         return out

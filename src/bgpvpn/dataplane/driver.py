@@ -5,10 +5,6 @@ Calls come from the event loop, synchronously, in order; a driver batches each `
 netlink round trip where it can) and must not raise for one bad entry: it logs it, counts it in
 ``state()`` and goes on with the rest.
 
-Optional (look for it with ``getattr``): ``instance_state(instance_id) -> Any`` gives one
-instance's entry of ``state()["instances"]`` (None when the driver has no such instance)
-without building the whole state, which grows with the number of instances.
-
 Optional (look for it with ``getattr``; the dummy driver has none): MAC learning, for E-VPN
 instances with ``advertise_learned``. ``learning_socket() -> socket | None`` is a nonblocking
 socket the event loop watches (``loop.add_reader``); when it is readable, or once at start,
@@ -36,6 +32,11 @@ class Driver(Protocol):
 
     def state(self) -> dict[str, Any]:
         """What is programmed, as JSON for the looking glass."""
+
+    def instance_state(self, instance_id: str) -> Any:
+        """One instance's entry of ``state()["instances"]`` (None when the driver has no such
+        instance), without building the whole state, which grows with the number of
+        instances."""
 
     def close(self, remove: bool) -> None:
         """At shutdown; ``remove`` deletes every object the driver created."""

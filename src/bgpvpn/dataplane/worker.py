@@ -51,11 +51,7 @@ class ThreadedDriver:
         return self._worker.call(self.driver.state)
 
     def instance_state(self, instance_id: str) -> Any:
-        fn = getattr(self.driver, "instance_state", None)
-        if fn is None:
-            instances = self.state().get("instances") or {}
-            return instances.get(instance_id)
-        return self._worker.call(fn, instance_id)
+        return self._worker.call(self.driver.instance_state, instance_id)
 
     def close(self, remove: bool) -> None:
         self._worker.call(self.driver.close, remove)

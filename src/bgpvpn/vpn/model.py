@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -143,12 +142,7 @@ def parse_rd(text: str, field: str) -> str:
         raise VpnError(field, exc.reason) from None
 
 
-_MAC_LOWER = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}")
-
-
 def parse_mac(text: str, field: str) -> str:
-    if type(text) is str and len(text) == 17 and _MAC_LOWER.fullmatch(text) is not None:
-        return text  # already canonical
     try:
         return mac_to_text(mac_from_text(str(text), field))
     except TextFormError as exc:
