@@ -21,6 +21,7 @@ from bagpipe.harness import evpn_attach_body as _evpn
 from bagpipe.harness import make_app, make_ctx
 from bgpvpn.api import fasthttp
 from bgpvpn.api.fasthttp import FastHttpProtocol
+from bgpvpn.api.fastpath import FastRoutes
 
 pytestmark = pytest.mark.skipif(not fasthttp.usable(), reason="uvicorn internals changed")
 
@@ -28,7 +29,7 @@ pytestmark = pytest.mark.skipif(not fasthttp.usable(), reason="uvicorn internals
 class Server:
     """uvicorn in a thread of its own, on a free loopback port."""
 
-    def __init__(self, protocol: Any) -> None:
+    def __init__(self, protocol: Any, keep_alive: float = 5.0) -> None:
         self.ctx = make_ctx()
         self.changed = 0
         base = self.ctx.changed
@@ -53,6 +54,7 @@ class Server:
                 lifespan="off",
                 access_log=False,
                 proxy_headers=False,
+                timeout_keep_alive=keep_alive,
             )
         )
         self.thread = threading.Thread(target=lambda: asyncio.run(self.server.serve()), daemon=True)
@@ -223,3 +225,59 @@ def test_expect_100_continue_and_split_body(servers: tuple[Server, Server]) -> N
         s.sendall(body[10:])
         assert _read_all(s).startswith(b"HTTP/1.1 200 OK")
     assert len(fast.ctx.vpn.instance("ev").ports) == 2
+
+
+def _closed_by_server(s: socket.socket, within: float) -> bool:
+    s.settimeout(within)
+    try:
+        return s.recv(1) == b""
+    except TimeoutError:
+        return False
+
+
+def test_keep_alive_timeout_counts_from_the_last_answer() -> None:
+    """The idle timeout (one timer per connection) closes a connection idle for that long after
+    a fast answer, and not one whose requests keep coming within it."""
+    server = Server(FastHttpProtocol, keep_alive=0.4)
+    try:
+        body = json.dumps(_evpn(1)).encode()
+        req = (
+            b"POST /v1/attach HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body) + body
+        )
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+            for _ in range(4):  # 4 x 0.25 s: longer than the timeout in all, never idle for it
+                s.sendall(req)
+                assert s.recv(65536).startswith(b"HTTP/1.1 200 OK")
+                assert not _closed_by_server(s, 0.25)
+            t0 = time.monotonic()
+            assert _closed_by_server(s, 3)
+            assert 0.1 <= time.monotonic() - t0 <= 1.5
+    finally:
+        server.stop()
+
+
+def test_fast_routes_are_answered_without_an_asgi_cycle(servers: tuple[Server, Server]) -> None:
+    """The common case (a POST to a fast route on an idle keep-alive connection) never reaches
+    the ASGI app; a target with a query does, and gets the same kind of answer."""
+    fast, _ = servers
+    asgi: list[str] = []
+    real = fast.app.fast
+
+    class SpyRoutes(FastRoutes):
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            asgi.append(scope["path"])
+            await super().__call__(scope, receive, send)
+
+    fast.app.fast = SpyRoutes(real.app, real.routes, real.after)
+    conn = http.client.HTTPConnection("127.0.0.1", fast.port, timeout=10)
+    try:
+        assert _call(conn, "POST", "/v1/attach", _evpn(1))[0] == 200
+        assert _call(conn, "POST", "/v1/attach", _evpn(2))[0] == 200
+        assert asgi == []
+        status, data, _ = _call(conn, "POST", "/v1/attach?x=1", _evpn(3))
+        assert status == 200 and data["added"]
+        assert asgi == ["/v1/attach"]
+    finally:
+        fast.app.fast = real
+        conn.close()

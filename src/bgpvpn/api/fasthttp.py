@@ -1,25 +1,27 @@
 """The fast path at the HTTP level: uvicorn's httptools protocol, answering the fast routes
-(``api.fastpath``) without an ASGI task per request.
+(``api.fastpath``) as their request is parsed, without an ASGI task.
 
-uvicorn parses a request, makes a ``RequestResponseCycle`` and starts an asyncio task running
-the ASGI app, which then writes the status line and headers, and the body, in two writes. For an
-attach that is a quarter of the daemon's time per call. ``FastHttpProtocol`` takes over one step:
-when uvicorn is about to start the task for a ``POST`` to a fast route, it waits instead for the
-whole body, runs the route's handler right there (it is synchronous) and writes the response in
-one write, then completes the cycle as uvicorn's own ``send`` would (keep-alive timer, the next
-pipelined request, ``Connection: close``).
+For each request uvicorn builds the ASGI scope, a ``RequestResponseCycle`` with an
+``asyncio.Event``, starts an asyncio task running the app, which writes the status line and
+headers, and the body, in two writes; then it arms a keep-alive timer, cancelled by the next
+request. ``FastHttpProtocol`` answers a ``POST`` to a fast route on an idle connection without
+any of that: when its headers are parsed it gathers the body, and when the body is complete it
+runs the route's handler (synchronous) right there and writes the response in one write. The
+keep-alive timeout is kept with one timer per connection, re-armed only when it fires early.
 
-Anything else takes uvicorn's way unchanged: other requests, a handler that leaves the body to
-FastAPI (its 422), ``Expect: 100-continue``, a request pipelined behind a running one (uvicorn
-starts those from its queue), and a transport whose writes are paused. It relies on uvicorn's
-``HttpToolsProtocol`` internals (``_start_asgi_task``, ``on_message_complete``, the cycle's
-``body``/``keep_alive``/``on_response``): ``usable()`` checks them, the daemon falls back to
-the plain protocol when they are missing, and ``tests/api/test_fasthttp.py`` drives it over
-real sockets.
+Everything else takes uvicorn's way unchanged: other requests, ``Expect: 100-continue``, a
+request pipelined behind a running one, a target with a query or escapes, a transport whose
+writes are paused (those fast routes are then answered by ``FastRoutes`` as an ASGI app). A
+handler that leaves the body to FastAPI (its 422) gets the cycle uvicorn would have made,
+with the body in it. This relies on uvicorn's ``HttpToolsProtocol`` internals (its parser
+callbacks, ``cycle``, ``pipeline``, ``flow``, ``on_response_complete``): ``usable()`` checks
+them, the daemon falls back to the plain protocol when they are missing, and
+``tests/api/test_fasthttp.py`` drives it over real sockets.
 """
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import http
 import logging
@@ -42,7 +44,14 @@ def usable() -> bool:
     """Whether the installed uvicorn has what ``FastHttpProtocol`` relies on."""
     if HttpToolsProtocol is None or RequestResponseCycle is None:
         return False
-    wanted = ("_start_asgi_task", "on_message_complete", "on_response_complete")
+    wanted = (
+        "data_received",
+        "connection_lost",
+        "on_headers_complete",
+        "on_body",
+        "on_message_complete",
+        "timeout_keep_alive_handler",
+    )
     return all(callable(getattr(HttpToolsProtocol, name, None)) for name in wanted)
 
 
@@ -70,85 +79,144 @@ def _response(
     return b"".join(head)
 
 
+def _answer_bytes(answer: FastAnswer, extra: list[tuple[bytes, bytes]], keep_alive: bool) -> bytes:
+    if answer.content is None:
+        return _response(
+            answer.status, b"Internal Server Error", b"text/plain; charset=utf-8", extra, keep_alive
+        )
+    return _response(
+        answer.status, render_json(answer.content), b"application/json", extra, keep_alive
+    )
+
+
 if HttpToolsProtocol is not None:
 
     class FastHttpProtocol(HttpToolsProtocol):
         """uvicorn's httptools protocol with the fast routes answered in place."""
 
-        _fast: tuple[Any, Any, Any] | None = None  # (cycle, app, handler) waiting for its body
+        _handler: Any = None  # the fast route of the request being read, if any
+        _body: bytearray | None = None  # its body so far
+        _keep_alive = True
+        # keep-alive: when the connection became idle (None: a request is being read or
+        # answered) and the one timer that checks it
+        _idle_since: float | None = None
+        _idle_timer: asyncio.TimerHandle | None = None
 
         def _fast_routes(self) -> FastRoutes | None:
             fast = getattr(self.app, "fast", None)
             return fast if isinstance(fast, FastRoutes) else None
 
-        def _start_asgi_task(self, cycle: Any, app: Any) -> None:
-            scope = cycle.scope
-            fast = self._fast_routes() if scope["method"] == "POST" else None
-            handler = fast.routes.get(scope["path"]) if fast is not None else None
+        def data_received(self, data: bytes) -> None:
+            self._idle_since = None
+            super().data_received(data)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self._idle_timer is not None:
+                self._idle_timer.cancel()
+                self._idle_timer = None
+            super().connection_lost(exc)
+
+        def on_headers_complete(self) -> None:
+            handler = self._fast_handler()
+            if handler is None:
+                super().on_headers_complete()
+                return
+            parser = self.parser
+            self._handler = handler
+            self._body = bytearray()
+            self._keep_alive = parser.get_http_version() != "1.0" and parser.should_keep_alive()
+
+        def _fast_handler(self) -> Any:
+            parser = self.parser
+            cycle = self.cycle
             if (
-                handler is None
-                or cycle.waiting_for_100_continue
+                parser.get_method() != b"POST"
+                or self.expect_100_continue
+                or (cycle is not None and not cycle.response_complete)  # pipelined behind it
                 or self.pipeline
                 or self.flow.write_paused
+                or self.root_path
+                or self.limit_concurrency is not None
+                or parser.should_upgrade()
             ):
-                super()._start_asgi_task(cycle, app)
-            elif cycle.more_body:
-                self._fast = (cycle, app, handler)  # answered when the body is complete
-            else:  # a pipelined request started from uvicorn's queue, its body already read
-                self._answer(cycle, app, handler)
+                return None
+            fast = self._fast_routes()
+            # the target is the path itself unless it has a query or escapes (uvicorn's way)
+            return fast.routes.get(self.url.decode("latin-1")) if fast is not None else None
+
+        def on_body(self, body: bytes) -> None:
+            if self._body is None:
+                super().on_body(body)
+            else:
+                self._body += body
 
         def on_message_complete(self) -> None:
-            super().on_message_complete()
-            pending = self._fast
-            if pending is None:
+            handler, body = self._handler, self._body
+            if handler is None or body is None:
+                super().on_message_complete()
                 return
-            self._fast = None
-            cycle = pending[0]
-            if cycle is self.cycle and not cycle.disconnected:
-                self._answer(*pending)
+            self._handler = self._body = None
+            self._answer(handler, bytes(body))
 
-        def _answer(self, cycle: Any, app: Any, handler: Any) -> None:
+        def _answer(self, handler: Any, body: bytes) -> None:
             # the cyclic collector waits until the answer is written: a collection that the
             # handler's allocations trigger then runs while the client reads the answer, not
             # while it waits for it
             collecting = gc.isenabled()
             gc.disable()
             try:
-                self._answer_now(cycle, app, handler, collecting)
+                try:
+                    answer: FastAnswer | None = handler(body)
+                except Exception:
+                    log.exception("POST %s failed", self.url.decode("latin-1"))
+                    answer = FastAnswer(500, None)
+                if answer is not None:
+                    self.transport.write(
+                        _answer_bytes(answer, self.server_state.default_headers, self._keep_alive)
+                    )
             finally:
                 if collecting:
                     gc.enable()
-
-        def _answer_now(self, cycle: Any, app: Any, handler: Any, collecting: bool) -> None:
-            try:
-                answer: FastAnswer | None = handler(bytes(cycle.body))
-            except Exception:
-                log.exception("POST %s failed", cycle.scope["path"])
-                answer = FastAnswer(500, None)
-            if answer is None:  # FastAPI answers it (its 422); the body is in the cycle
-                if collecting:
-                    gc.enable()
-                cycle.scope[DECLINED] = True
-                super()._start_asgi_task(cycle, app)
+            if answer is None:  # FastAPI answers it (its 422)
+                self._declined(body)
                 return
-            if answer.content is None:
-                body, ctype = b"Internal Server Error", b"text/plain; charset=utf-8"
-            else:
-                body, ctype = render_json(answer.content), b"application/json"
-            cycle.body = bytearray()
-            cycle.response_started = cycle.response_complete = True
-            self.transport.write(
-                _response(answer.status, body, ctype, cycle.default_headers, cycle.keep_alive)
-            )
-            if collecting:
-                gc.enable()
-            cycle.message_event.set()
-            if not cycle.keep_alive:
-                self.transport.close()
-            cycle.on_response()
+            self._answered()
             fast = self._fast_routes()
             if fast is not None and fast.after is not None:
                 fast.after()
+
+        def _declined(self, body: bytes) -> None:
+            """Make the cycle uvicorn would have made, body included, and start its task."""
+            self.scope[DECLINED] = True  # type: ignore[literal-required]
+            super().on_headers_complete()  # the cycle, and the ASGI task (not run yet)
+            cycle = self.cycle
+            cycle.body = bytearray(body)
+            cycle.more_body = False
+            cycle.message_event.set()
+
+        def _answered(self) -> None:
+            """What uvicorn's ``on_response_complete`` does, with the keep-alive timer kept."""
+            self.server_state.total_requests += 1
+            if not self._keep_alive:
+                self.transport.close()
+                return
+            if self.transport.is_closing():
+                return
+            self.flow.resume_reading()
+            self._idle_since = self.loop.time()
+            if self._idle_timer is None:
+                self._idle_timer = self.loop.call_later(self.timeout_keep_alive, self._idle_check)
+
+        def _idle_check(self) -> None:
+            self._idle_timer = None
+            since = self._idle_since
+            if since is None:  # busy: the answer re-arms it (or uvicorn's own timer runs)
+                return
+            left = since + self.timeout_keep_alive - self.loop.time()
+            if left > 0:
+                self._idle_timer = self.loop.call_later(left, self._idle_check)
+            else:
+                self.timeout_keep_alive_handler()
 
 else:  # pragma: no cover
     FastHttpProtocol = None  # type: ignore[assignment,misc]
