@@ -23,7 +23,6 @@ one background thread of its own runs the WAL checkpoints (see ``SqliteStore``).
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import fcntl
 import json
@@ -33,7 +32,6 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -296,40 +294,11 @@ class SqliteStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[StoreTransaction]:
+    def transaction(self) -> StoreTransactionScope:
         """One SQLite transaction: committed when the block ends normally, rolled back when it
         raises (the exception is re-raised; a ``sqlite3.Error`` becomes a ``StoreError``).
         Transactions do not nest; other threads wait for the one in progress."""
-        with self._mutex:
-            conn = self._connection()
-            if self._in_tx:
-                raise RuntimeError("store transactions do not nest")
-            self._in_tx = True
-            tx = StoreTransaction(self, conn)
-            try:
-                try:
-                    conn.execute("BEGIN IMMEDIATE")
-                except sqlite3.Error as exc:
-                    raise StoreError(f"store {self._name}: cannot begin: {exc}") from exc
-                try:
-                    yield tx
-                except BaseException as exc:
-                    tx._done = True
-                    self._rollback(conn)
-                    if isinstance(exc, sqlite3.Error):
-                        raise StoreError(f"store {self._name}: write failed: {exc}") from exc
-                    raise
-                tx._done = True
-                try:
-                    conn.execute("COMMIT")
-                except sqlite3.Error as exc:
-                    self._rollback(conn)
-                    raise StoreError(f"store {self._name}: commit failed: {exc}") from exc
-                if self._checkpointer is not None:
-                    self._checkpointer.poke(tx._writes)
-            finally:
-                self._in_tx = False
+        return StoreTransactionScope(self)
 
     def _rollback(self, conn: sqlite3.Connection) -> None:
         if conn.in_transaction:
@@ -377,6 +346,60 @@ class SqliteStore:
         if self._conn is None:
             raise StoreError(f"store {self._name} is closed")
         return self._conn
+
+
+class StoreTransactionScope:
+    """``with store.transaction() as tx``: a plain context manager (not a generator: this is on
+    the path of every API change)."""
+
+    __slots__ = ("_store", "_tx")
+
+    def __init__(self, store: SqliteStore) -> None:
+        self._store = store
+        self._tx: StoreTransaction | None = None
+
+    def __enter__(self) -> StoreTransaction:
+        store = self._store
+        store._mutex.acquire()
+        try:
+            conn = store._connection()
+            if store._in_tx:
+                raise RuntimeError("store transactions do not nest")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise StoreError(f"store {store._name}: cannot begin: {exc}") from exc
+        except BaseException:
+            store._mutex.release()
+            raise
+        store._in_tx = True
+        tx = self._tx = StoreTransaction(store, conn)
+        return tx
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
+        store, tx = self._store, self._tx
+        assert tx is not None
+        self._tx = None
+        conn = tx._conn
+        try:
+            tx._done = True
+            if exc is not None:
+                store._rollback(conn)
+                if isinstance(exc, sqlite3.Error):
+                    raise StoreError(f"store {store._name}: write failed: {exc}") from exc
+                return  # re-raised as it is
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.Error as err:
+                store._rollback(conn)
+                raise StoreError(f"store {store._name}: commit failed: {err}") from err
+            if store._checkpointer is not None:
+                store._checkpointer.poke(tx._writes)
+        finally:
+            store._in_tx = False
+            store._mutex.release()
 
 
 class StoreTransaction:

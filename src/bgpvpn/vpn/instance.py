@@ -41,10 +41,10 @@ from bgpvpn.vpn.model import (
     PortAttachment,
     StaticRoute,
     netns_port_names,
+    rt_raw,
 )
 from bgpvpn.vpn.validate import iface
 from bgpvpn.wire.attributes import PathAttributes
-from bgpvpn.wire.communities import route_target_from_text
 from bgpvpn.wire.family import EVPN, VPNV4, VPNV6, Family
 from bgpvpn.wire.text import RouteDistinguisher, mac_from_text
 
@@ -55,10 +55,6 @@ Journal = Callable[[FamilyKey, Advert | None, Advert | None], None]
 
 
 @functools.lru_cache(maxsize=4096)
-def rt_raw(text: str) -> bytes:
-    return route_target_from_text(text)
-
-
 @functools.lru_cache(maxsize=64)
 def _packed_address(text: str) -> bytes:
     """The VTEP's packed form (the same few addresses for every instance)."""

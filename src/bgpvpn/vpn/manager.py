@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import ipaddress
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -33,7 +33,7 @@ from bgpvpn.vpn.allocator import (
     derive_rd,
     derive_router_mac,
 )
-from bgpvpn.vpn.instance import FamilyKey, Instance, rt_raw
+from bgpvpn.vpn.instance import FamilyKey, Instance
 from bgpvpn.vpn.model import (
     MAX_VNI,
     InstanceSpec,
@@ -43,6 +43,7 @@ from bgpvpn.vpn.model import (
     VpnError,
     parse_mac,
     parse_route_targets,
+    rt_raw,
 )
 from bgpvpn.vpn.view import AdvertisedRoute, InstanceView
 
@@ -170,6 +171,8 @@ class VpnManager:
         self.driver_errors = 0
         self.last_driver_error = ""
         self._emitters: dict[InstanceType, Callable[[Change], None]] = {}
+        self._batch = _Batch(self)
+        self._one_call = _Call(self)
 
     # ---------------------------------------------------------------- plumbing
 
@@ -218,17 +221,10 @@ class VpnManager:
                 self._before[fk] = before
             self._after[fk] = after
 
-    @contextlib.contextmanager
-    def batch(self) -> Iterator[None]:
+    def batch(self) -> AbstractContextManager[None]:
         """Group the data-plane changes of everything done inside (e.g. ``rib.receive`` of one
         UPDATE) into one batch per driver."""
-        self._depth += 1
-        try:
-            yield
-        finally:
-            self._depth -= 1
-            if self._depth == 0:
-                self.flush()
+        return self._batch
 
     def flush(self) -> None:
         pending = list(self._pending.values())
@@ -237,20 +233,9 @@ class VpnManager:
             if changes:
                 self._apply(driver, changes)
 
-    @contextlib.contextmanager
-    def _call(self) -> Iterator[None]:
-        """One API call: record the routes it changes."""
-        outer = self._recording
-        if not outer:
-            self._recording = True
-            self._before.clear()
-            self._after.clear()
-        try:
-            with self.batch():
-                yield
-        finally:
-            if not outer:
-                self._recording = False
+    def _call(self) -> AbstractContextManager[None]:
+        """One API call: record the routes it changes (a batch too)."""
+        return self._one_call
 
     def _result(self, created: Sequence[str] = (), removed: Sequence[str] = ()) -> ChangeResult:
         added: list[str] = []
@@ -311,13 +296,10 @@ class VpnManager:
             raise VpnError("instance_id", f"no instance {instance_id!r}", 404)
         return inst
 
-    @contextlib.contextmanager
-    def _transaction(self, write: bool = True) -> Iterator[IntentTransaction | None]:
+    def _transaction(self, write: bool = True) -> AbstractContextManager[IntentTransaction | None]:
         if self.store is None or not write:
-            yield None
-            return
-        with self.store.transaction() as tx:
-            yield tx
+            return _NO_TRANSACTION
+        return self.store.transaction()
 
     # ---------------------------------------------------------------- numbers
 
@@ -901,6 +883,55 @@ def static_route_from_json(instance_id: str, prefix: str, spec: Mapping[str, Any
         spec.get("med"),
         tuple(spec.get("communities") or ()),
     )
+
+
+class _Batch:
+    """``VpnManager.batch()``: plain context managers (not generators), reused: they are on
+    the path of every API call and received UPDATE."""
+
+    __slots__ = ("_vpn",)
+
+    def __init__(self, vpn: VpnManager) -> None:
+        self._vpn = vpn
+
+    def __enter__(self) -> None:
+        self._vpn._depth += 1
+
+    def __exit__(self, *exc: object) -> None:
+        vpn = self._vpn
+        vpn._depth -= 1
+        if vpn._depth == 0:
+            vpn.flush()
+
+
+class _Call(_Batch):
+    """``VpnManager._call()``: the outermost call records the routes changed."""
+
+    __slots__ = ("_calls",)
+
+    def __init__(self, vpn: VpnManager) -> None:
+        super().__init__(vpn)
+        self._calls = 0
+
+    def __enter__(self) -> None:
+        if not self._calls:
+            vpn = self._vpn
+            vpn._recording = True
+            vpn._before.clear()
+            vpn._after.clear()
+        self._calls += 1
+        super().__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            super().__exit__(*exc)
+        finally:
+            self._calls -= 1
+            if not self._calls:
+                self._vpn._recording = False
+
+
+_NO_TRANSACTION: AbstractContextManager[None] = contextlib.nullcontext()
 
 
 def _adds_nothing(given: InstanceSpec, spec: InstanceSpec, att: PortAttachment) -> bool:

@@ -8,6 +8,7 @@ interface addresses ``198.51.100.1/24``) so that equal intent compares equal.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 from dataclasses import dataclass, field
@@ -111,10 +112,17 @@ class StaticRoute:
 # ---------------------------------------------------------------- validation helpers
 
 
+@functools.lru_cache(maxsize=65536)
+def rt_raw(text: str) -> bytes:
+    """A route target's wire form (``TextFormError`` if it is not one), cached: the same texts
+    come back in every call that names them (validation, the export and import lists)."""
+    return route_target_from_text(text.removeprefix("target:"))
+
+
 def parse_route_target(text: str, field: str) -> str:
     """``64512:79``, ``target:64512:79``, ``192.0.2.1:5``, ``4200000000L:7`` -> canonical."""
     try:
-        raw = route_target_from_text(str(text).removeprefix("target:"), field)
+        raw = rt_raw(str(text))
     except TextFormError as exc:
         raise VpnError(field, exc.reason) from None
     return ext_community_to_text(raw).removeprefix("target:")
