@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import http.client
+import importlib
 import json
 import os
 import shutil
@@ -221,6 +222,28 @@ def sequential(api: Api, bodies: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def make_importers(api: Api, n: int, bulk: bool) -> None:
+    """The receiving host's instances: E-VPN ``ev`` importing what the sequential E-VPN step
+    advertises (and ``evb`` for the bulk step), IP VPNs ``vrfN`` importing the IP VPN step's."""
+    evpns = [("ev", RT_EV), *([("evb", RT_BULK)] if bulk else [])]
+    for iid, rt in evpns:
+        api.call(
+            "POST",
+            "/v1/instances",
+            {"instance_id": iid, "instance_type": "evpn", "import_rts": [rt]},
+        )
+    for i in range(n):
+        api.call(
+            "POST",
+            "/v1/instances",
+            {
+                "instance_id": f"vrf{i}",
+                "instance_type": "ipvpn",
+                "import_rts": [f"64512:{10000 + i}"],
+            },
+        )
+
+
 def run_attach(workdir: Path, n: int) -> dict[str, Any]:
     out: dict[str, Any] = {"ports": n}
     port1, port2 = free_port("127.0.0.1"), free_port("127.0.0.2")
@@ -247,26 +270,7 @@ def run_attach(workdir: Path, n: int) -> dict[str, Any]:
 
         # host2: the instances that import what host1 will advertise (RTC: nothing is sent
         # for a route target no instance of host2 imports)
-        h2.api.call(
-            "POST",
-            "/v1/instances",
-            {"instance_id": "ev", "instance_type": "evpn", "import_rts": [RT_EV]},
-        )
-        h2.api.call(
-            "POST",
-            "/v1/instances",
-            {"instance_id": "evb", "instance_type": "evpn", "import_rts": [RT_BULK]},
-        )
-        for i in range(n):
-            h2.api.call(
-                "POST",
-                "/v1/instances",
-                {
-                    "instance_id": f"vrf{i}",
-                    "instance_type": "ipvpn",
-                    "import_rts": [f"64512:{10000 + i}"],
-                },
-            )
+        make_importers(h2.api, n, bulk=True)
         time.sleep(1.0)  # host2's memberships reach host1
 
         # 1) n ports into one E-VPN, sequential
@@ -590,6 +594,22 @@ def report(doc: dict[str, Any]) -> None:
     ]
     for what, ok, got in checks:
         print(f"{verdict(ok)}  {what}: {got}")
+    same = doc.get("bagpipe")
+    if same is not None:
+        print()
+        print(
+            "same run, BaGPipe-BGP measured by bench/bagpipe_attach.py"
+            + (" with a bgpvpn peer importing its routes" if same["peer"] else " without a peer")
+            + f" (median of {len(same['runs'])}; not a goal, the goals use the issue's figures):"
+        )
+        names = {"evpn": f"{n:,} ports -> one E-VPN", "ipvpn": f"{n:,} ports -> {n:,} IP VPNs"}
+        for part, ours in (("evpn", ev), ("ipvpn", ipv)):
+            theirs = same["median"][part]
+            print(
+                f"  {names[part]}: BaGPipe {theirs['total_s']:.2f} s = "
+                f"{theirs['calls_per_s']:.0f}/s (p99 {theirs['p99_ms']:.1f} ms); bgpvpn "
+                f"{ours['calls_per_s']:.0f}/s = {ours['calls_per_s'] / theirs['calls_per_s']:.1f}x"
+            )
 
 
 def main() -> None:
@@ -597,6 +617,11 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="100 ports per step, 10,000 routes")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--runs", type=int, default=3, help="runs of each part (median shown)")
+    ap.add_argument(
+        "--bagpipe",
+        action="store_true",
+        help="also measure BaGPipe-BGP in this run, with a peer (bench/bagpipe_attach.py)",
+    )
     args = ap.parse_args()
     n = 100 if args.quick else 1000
     routes = 10_000 if args.quick else 100_000
@@ -613,6 +638,9 @@ def main() -> None:
     doc["attach_runs"], doc["import_runs"] = attach_runs, import_runs
     doc["attach"] = median_attach(attach_runs)
     doc["import"] = _median_by(import_runs, lambda r: r["cpu_us_per_route"])
+    if args.bagpipe:
+        same_run = importlib.import_module("bagpipe_attach")
+        doc["bagpipe"] = same_run.measure_bagpipe(n, max(1, args.runs), peer=True)
     doc["load_end"] = os.getloadavg()[0]
     if args.json:
         print(json.dumps(doc, indent=2))
