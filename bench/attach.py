@@ -21,7 +21,12 @@ on a shared machine vary with its load (the load average is printed): each part 
 times (3 by default) with fresh daemons, every run's rate is printed, and the run shown and
 judged for each step is its median one.
 
-    .venv/bin/python bench/attach.py [--quick] [--json] [--runs N]
+The goals are judged against BaGPipe-BGP's figures quoted in issue 4. With ``--bagpipe`` the
+real bagpipe-bgp is also measured in this run, the same way, with a bgpvpn peer importing its
+routes (``bench/bagpipe_attach.py``), and the same-run ratios are printed after the verdicts:
+this machine's speed changes from hour to hour, a same-run ratio does not depend on it.
+
+    .venv/bin/python bench/attach.py [--quick] [--json] [--runs N] [--bagpipe]
 """
 
 from __future__ import annotations

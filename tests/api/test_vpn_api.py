@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 
 from bagpipe.harness import Client, Ctx, make_app, make_ctx
-from bgpvpn.api.vpn import request_id
+from bgpvpn.api.vpn import AttachRequest, request_id
+from bgpvpn.vpn import validate
+from bgpvpn.vpn.model import Encapsulation, InstanceSpec, InstanceType, VpnError
 
 
 @pytest.fixture
@@ -280,3 +282,63 @@ def test_request_ids_are_distinct_version_4_uuids() -> None:
     for rid in list(ids)[:200]:
         u = uuid.UUID(hex=rid)
         assert (u.version, u.variant, u.hex) == (4, uuid.RFC_4122, rid)
+
+
+CHECKED_BODIES: list[dict[str, Any]] = [
+    {},
+    {"mac": "52:54:00:AB:CD:EF", "ips": ["10.0.0.1/8", "10.0.0.1/8", "2001:DB8::1/64"]},
+    {"mac": "zz"},
+    {"ips": ["10.0.0.300/8"]},
+    {"ips": ["10.0.0.1"]},
+    {"route_targets": ["target:64512:1"], "import_rts": ["64512:2", "64512:1"]},
+    {"export_rts": ["64512"]},
+    {"local_pref": 4294967295, "advertise_subnet": True, "description": "d"},
+    {"gateway_ip": "10.255.255.254"},
+    {"gateway_ip": "not-an-ip"},
+    {"port": "a-name-longer-than-15"},
+    {"port": "netns"},
+    {"readvertise": {"from_rts": ["64512:5"], "to_rts": ["target:64512:6"]}},
+    {"readvertise": {"from_rts": ["bad"], "to_rts": []}},
+    {"extra": {"k": "v"}},
+]
+
+
+@pytest.mark.parametrize("more", CHECKED_BODIES)
+def test_an_attachment_checked_once_equals_the_general_path(more: dict[str, Any]) -> None:
+    """An attach to an existing instance builds its attachment once
+    (``PortRequest.checked_attachment``); it equals what the general path gives (the request's
+    attachment, then ``validate.attachment``), or the same refusal naming the same field."""
+    req = AttachRequest.model_validate(_port(1, **more))
+
+    def outcome(build: Any) -> Any:
+        try:
+            att = build()
+        except VpnError as e:
+            return ("refused", e.field, e.reason)
+        return (att, att.extra)
+
+    general = outcome(lambda: validate.attachment(req.attachment("blue", InstanceType.IPVPN)))
+    once = outcome(lambda: req.checked_attachment("blue", InstanceType.IPVPN))
+    assert once == general
+
+
+def test_only_attaches_to_an_existing_instance_when_no_instance_field_is_given() -> None:
+    spec = InstanceSpec("blue", InstanceType.IPVPN, encapsulation=Encapsulation.MPLS)
+    quick = AttachRequest.model_validate(_port(1, encapsulation="mpls"))
+    assert quick.only_attaches_to(spec)
+    assert AttachRequest.model_validate(
+        {k: v for k, v in _port(1, encapsulation="mpls").items() if k != "instance_type"}
+    ).only_attaches_to(spec)
+    for more in (
+        {},  # vxlan, the request's default, is not the instance's
+        {"instance_type": "evpn"},
+        {"rd": "64512:7"},
+        {"vni": 4000},
+        {"advertise_type5": True},
+        {"advertise_learned": True},
+        {"instance_description": "x"},
+    ):
+        body = {**_port(1, encapsulation="mpls"), **more}
+        if not more:
+            body.pop("encapsulation")
+        assert not AttachRequest.model_validate(body).only_attaches_to(spec), more

@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bgpvpn.api.fastpath import FastAnswer, FastHandler, parse_json
 from bgpvpn.runtime.speaker import Speaker
+from bgpvpn.vpn import validate
 from bgpvpn.vpn.manager import VpnManager
 from bgpvpn.vpn.model import (
     Encapsulation,
@@ -178,6 +179,39 @@ class PortRequest(_Strict):
             extra=dict(self.extra),
         )
 
+    def only_attaches_to(self, spec: InstanceSpec) -> bool:
+        """Whether this request gives nothing about ``spec``'s instance beyond what an
+        attachment carries (its type, if given, matches; every instance field at its default):
+        ``instance()`` would then neither refuse the attach nor change the instance."""
+        return (
+            (self.instance_type is None or self.instance_type == spec.instance_type.value)
+            and self.rd is None
+            and self.vni is None
+            and self.encapsulation == spec.encapsulation.value
+            and not self.advertise_type5
+            and not self.advertise_learned
+            and self.instance_description == ""
+        )
+
+    def checked_attachment(self, instance_id: str, itype: InstanceType) -> PortAttachment:
+        """``validate.attachment(self.attachment(instance_id, itype))``, built once."""
+        rv = self.readvertise
+        return validate.attachment_of(
+            instance_id,
+            itype,
+            self.port,
+            self.mac,
+            self.ips,
+            gateway_ip=self.gateway_ip,
+            import_rts=_rts(self.route_targets, self.import_rts),
+            export_rts=_rts(self.route_targets, self.export_rts),
+            local_pref=self.local_pref,
+            advertise_subnet=self.advertise_subnet,
+            readvertise=Readvertise(tuple(rv.from_rts), tuple(rv.to_rts)) if rv else None,
+            description=self.description,
+            extra=dict(self.extra),
+        )
+
     def instance(self, instance_id: str, itype: InstanceType) -> InstanceSpec:
         return InstanceSpec(
             instance_id=instance_id,
@@ -306,10 +340,18 @@ class VpnOps:
         return kind
 
     def attach(self, instance_id: str, req: PortRequest) -> dict[str, Any]:
-        itype = self.instance_type_for(instance_id, req.instance_type)
-        result = self.vpn.attach(
-            req.attachment(instance_id, itype), req.instance(instance_id, itype)
-        )
+        existing = self.vpn.instance_spec(instance_id)
+        if existing is not None and req.only_attaches_to(existing):
+            # the common case: a port into an existing instance, no instance field given that
+            # could conflict or change it; the attachment built and checked once
+            result = self.vpn.attach(
+                req.checked_attachment(instance_id, existing.instance_type), checked=True
+            )
+        else:
+            itype = self.instance_type_for(instance_id, req.instance_type)
+            result = self.vpn.attach(
+                req.attachment(instance_id, itype), req.instance(instance_id, itype)
+            )
         # the instance without its lists: an answer's size must not grow with the instance
         return change_json(result, instance=self.vpn.instance_summary(instance_id).summary_json())
 

@@ -492,17 +492,19 @@ class VpnManager:
 
     # ---------------------------------------------------------------- ports
 
-    def attach(self, att: PortAttachment, instance: InstanceSpec | None = None) -> ChangeResult:
+    def attach(
+        self, att: PortAttachment, instance: InstanceSpec | None = None, *, checked: bool = False
+    ) -> ChangeResult:
         """Attach a port (BaGPipe semantics): the instance is created if missing, from
         ``instance`` or from the attachment's type and RTs; an existing one must be of the same
         type and gets the attachment's RTs added. Attaching the same (instance, port, MAC) again
-        adds the new addresses."""
+        adds the new addresses. ``checked``: ``att`` is already ``validate.attachment``'s."""
         if instance is not None:
             iid = att.instance_id
             inst = self._instances.get(iid) if isinstance(iid, str) else None
             if inst is not None and _adds_nothing(instance, inst.spec, att):
                 instance = None  # the common case, an attach to an existing instance: no checks
-        return self._attach_all([att], instance, "")
+        return self._attach_all([att], instance, "", checked=checked)
 
     def attach_many(self, atts: Sequence[PortAttachment]) -> ChangeResult:
         """Bulk desired state: all validated first (errors name ``[i].field``, ``i`` the
@@ -515,6 +517,7 @@ class VpnManager:
         instance: InstanceSpec | None,
         prefix_fmt: str,
         write: bool = True,
+        checked: bool = False,
     ) -> ChangeResult:
         new_specs: dict[str, _NewInstance] = {}
         rt_changes: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
@@ -525,7 +528,7 @@ class VpnManager:
         for i, raw in enumerate(atts):
             pre = prefix_fmt.format(i=i)
             try:
-                att = validate.attachment(raw)
+                att = raw if checked else validate.attachment(raw)
             except VpnError as e:
                 raise VpnError(pre + e.field, e.reason, e.status) from None
             iid = att.instance_id
@@ -726,6 +729,11 @@ class VpnManager:
         """The kind of an existing instance; None when there is none of that id."""
         inst = self._instances.get(instance_id)
         return inst.spec.instance_type if inst is not None else None
+
+    def instance_spec(self, instance_id: str) -> InstanceSpec | None:
+        """An existing instance's spec; None when there is none of that id."""
+        inst = self._instances.get(instance_id)
+        return inst.spec if inst is not None else None
 
     def instance_summary(self, instance_id: str) -> InstanceView:
         """The instance without its port, route and static-route lists (cheap whatever its

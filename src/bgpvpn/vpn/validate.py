@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import socket
+from collections.abc import Sequence
 
 from bgpvpn.vpn.model import (
     MAX_LABEL,
@@ -204,31 +205,64 @@ def _port(value: object) -> str:
 
 def attachment(a: PortAttachment) -> PortAttachment:
     """The canonical form of a port attachment (addresses, MAC, route targets)."""
-    ips: list[str] = []
-    for i, text in enumerate(a.ips):
+    return attachment_of(
+        a.instance_id,
+        a.instance_type,
+        a.port,
+        a.mac,
+        a.ips,
+        gateway_ip=a.gateway_ip,
+        import_rts=a.import_rts,
+        export_rts=a.export_rts,
+        local_pref=a.local_pref,
+        advertise_subnet=a.advertise_subnet,
+        readvertise=a.readvertise,
+        description=a.description,
+        extra=a.extra,
+    )
+
+
+def attachment_of(
+    instance_id_: str,
+    instance_type_: InstanceType | str,
+    port: str,
+    mac: str,
+    ips: Sequence[str],
+    *,
+    gateway_ip: str | None = None,
+    import_rts: object = (),
+    export_rts: object = (),
+    local_pref: object = None,
+    advertise_subnet: object = False,
+    readvertise: Readvertise | None = None,
+    description: object = "",
+    extra: dict[str, str] | None = None,
+) -> PortAttachment:
+    """``attachment`` from the fields themselves (one object built, not two)."""
+    canonical: list[str] = []
+    for i, text in enumerate(ips):
         ip = iface(text, f"ips[{i}]").text
-        if ip not in ips:
-            ips.append(ip)
-    readv = a.readvertise
-    if readv is not None:
-        readv = Readvertise(
-            parse_route_targets(readv.from_rts, "readvertise.from_rts"),
-            parse_route_targets(readv.to_rts, "readvertise.to_rts"),
+        if ip not in canonical:
+            canonical.append(ip)
+    if readvertise is not None:
+        readvertise = Readvertise(
+            parse_route_targets(readvertise.from_rts, "readvertise.from_rts"),
+            parse_route_targets(readvertise.to_rts, "readvertise.to_rts"),
         )
     return PortAttachment(
-        instance_id=instance_id(a.instance_id),
-        instance_type=instance_type(a.instance_type),
-        port=_port(a.port),
-        mac=parse_mac(a.mac, "mac"),
-        ips=tuple(ips),
-        gateway_ip=parse_ip(a.gateway_ip, "gateway_ip") if a.gateway_ip else None,
-        import_rts=route_targets(a.import_rts, "import_rts"),
-        export_rts=route_targets(a.export_rts, "export_rts"),
-        local_pref=u32(a.local_pref, "local_pref"),
-        advertise_subnet=bool(a.advertise_subnet),
-        readvertise=readv,
-        description=str(a.description or ""),
-        extra=a.extra,
+        instance_id=instance_id(instance_id_),
+        instance_type=instance_type(instance_type_),
+        port=_port(port),
+        mac=parse_mac(mac, "mac"),
+        ips=tuple(canonical),
+        gateway_ip=parse_ip(gateway_ip, "gateway_ip") if gateway_ip else None,
+        import_rts=route_targets(import_rts, "import_rts"),
+        export_rts=route_targets(export_rts, "export_rts"),
+        local_pref=u32(local_pref, "local_pref"),
+        advertise_subnet=bool(advertise_subnet),
+        readvertise=readvertise,
+        description=str(description or ""),
+        extra=extra if extra is not None else {},
     )
 
 
