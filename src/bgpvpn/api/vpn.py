@@ -161,14 +161,16 @@ class PortRequest(_Strict):
     advertise_learned: bool = False
     instance_description: str = ""
 
-    def attachment(self, instance_id: str, itype: InstanceType) -> PortAttachment:
+    def _attachment(
+        self, instance_id: str, itype: InstanceType, build: Callable[..., PortAttachment]
+    ) -> PortAttachment:
         rv = self.readvertise
-        return PortAttachment(
-            instance_id=instance_id,
-            instance_type=itype,
-            port=self.port,
-            mac=self.mac,
-            ips=tuple(self.ips),
+        return build(
+            instance_id,
+            itype,
+            self.port,
+            self.mac,
+            tuple(self.ips),
             gateway_ip=self.gateway_ip,
             import_rts=_rts(self.route_targets, self.import_rts),
             export_rts=_rts(self.route_targets, self.export_rts),
@@ -178,6 +180,10 @@ class PortRequest(_Strict):
             description=self.description,
             extra=dict(self.extra),
         )
+
+    def attachment(self, instance_id: str, itype: InstanceType) -> PortAttachment:
+        """The attachment as given (the manager checks it)."""
+        return self._attachment(instance_id, itype, PortAttachment)
 
     def only_attaches_to(self, spec: InstanceSpec) -> bool:
         """Whether this request gives nothing about ``spec``'s instance beyond what an
@@ -195,22 +201,7 @@ class PortRequest(_Strict):
 
     def checked_attachment(self, instance_id: str, itype: InstanceType) -> PortAttachment:
         """``validate.attachment(self.attachment(instance_id, itype))``, built once."""
-        rv = self.readvertise
-        return validate.attachment_of(
-            instance_id,
-            itype,
-            self.port,
-            self.mac,
-            self.ips,
-            gateway_ip=self.gateway_ip,
-            import_rts=_rts(self.route_targets, self.import_rts),
-            export_rts=_rts(self.route_targets, self.export_rts),
-            local_pref=self.local_pref,
-            advertise_subnet=self.advertise_subnet,
-            readvertise=Readvertise(tuple(rv.from_rts), tuple(rv.to_rts)) if rv else None,
-            description=self.description,
-            extra=dict(self.extra),
-        )
+        return self._attachment(instance_id, itype, validate.attachment_of)
 
     def instance(self, instance_id: str, itype: InstanceType) -> InstanceSpec:
         return InstanceSpec(
