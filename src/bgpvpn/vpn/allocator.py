@@ -63,4 +63,4 @@ def derive_rd(router_id: str, index: int) -> str:
 def derive_router_mac(vtep: str, vni: int) -> str:
     """A stable locally administered unicast MAC for (vtep, vni): 02:xx:xx:xx:xx:xx."""
     digest = hashlib.sha1(f"{vtep}|{vni}".encode()).digest()
-    return "02:" + ":".join(f"{b:02x}" for b in digest[:5])
+    return "02:" + digest[:5].hex(":")

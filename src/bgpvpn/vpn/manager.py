@@ -569,11 +569,12 @@ class VpnManager:
                         f"instance {iid!r} is of type {planned.spec.instance_type.value}",
                         409,
                     )
-                planned.spec = dataclasses.replace(
-                    planned.spec,
-                    import_rts=_union(planned.spec.import_rts, att.import_rts),
-                    export_rts=_union(planned.spec.export_rts, att.export_rts),
-                )
+                imports = _union(planned.spec.import_rts, att.import_rts)
+                exports = _union(planned.spec.export_rts, att.export_rts)
+                if (imports, exports) != (planned.spec.import_rts, planned.spec.export_rts):
+                    planned.spec = dataclasses.replace(
+                        planned.spec, import_rts=imports, export_rts=exports
+                    )
             # the same MAC or address on another port of the instance
             mk = (iid, att.mac)
             holder = macs.get(mk) or (inst.mac_port.get(att.mac) if inst is not None else None)
