@@ -281,3 +281,36 @@ def test_fast_routes_are_answered_without_an_asgi_cycle(servers: tuple[Server, S
     finally:
         fast.app.fast = real
         conn.close()
+
+
+def test_a_big_body_takes_uvicorns_way(servers: tuple[Server, Server]) -> None:
+    """A body past ``LEAN_BODY_LIMIT`` is not gathered in the protocol: the rest goes through
+    uvicorn's flow control to ``FastRoutes`` as an ASGI app, and the answer is the same as
+    plain uvicorn's."""
+    from bgpvpn.api.fasthttp import LEAN_BODY_LIMIT
+
+    fast = servers[0]
+    asgi: list[str] = []
+    real = fast.app.fast
+
+    class SpyRoutes(FastRoutes):
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            asgi.append(scope["path"])
+            await super().__call__(scope, receive, send)
+
+    fast.app.fast = SpyRoutes(real.app, real.routes, real.after)
+    answers = []
+    try:
+        for server in servers:
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+            body = _evpn(1, description="d" * (3 * LEAN_BODY_LIMIT))
+            status, data, _ = _call(conn, "POST", "/v1/attach", body)
+            answers.append((status, data))
+            # and the connection still serves the next request (the fast one in place)
+            assert _call(conn, "POST", "/v1/attach", _evpn(2))[0] == 200
+            conn.close()
+            assert len(server.ctx.vpn.instance("ev").ports) == 2
+    finally:
+        fast.app.fast = real
+    assert answers[0] == answers[1] and answers[0][0] == 200
+    assert asgi == ["/v1/attach"]

@@ -37,6 +37,9 @@ except ImportError:  # pragma: no cover - httptools is a dependency
     HttpToolsProtocol = None  # type: ignore[assignment,misc]
     RequestResponseCycle = None  # type: ignore[assignment,misc]
 
+# a fast route's body gathered here at most (uvicorn's own high-water mark for a request body)
+LEAN_BODY_LIMIT = 65536
+
 _STATUS = {s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n".encode() for s in http.HTTPStatus}
 
 
@@ -145,10 +148,17 @@ if HttpToolsProtocol is not None:
             return fast.routes.get(self.url.decode("latin-1")) if fast is not None else None
 
         def on_body(self, body: bytes) -> None:
-            if self._body is None:
+            gathered = self._body
+            if gathered is None:
                 super().on_body(body)
-            else:
-                self._body += body
+                return
+            gathered += body
+            if len(gathered) > LEAN_BODY_LIMIT:
+                # no body of a fast route is that big (an attach is under 1 KiB): the rest takes
+                # uvicorn's way, with its flow control, and ``FastRoutes`` answers it
+                self._handler = self._body = None
+                super().on_headers_complete()  # the cycle, and the ASGI task (not run yet)
+                super().on_body(bytes(gathered))
 
         def on_message_complete(self) -> None:
             handler, body = self._handler, self._body
