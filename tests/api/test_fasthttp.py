@@ -5,6 +5,7 @@ pipelining behind a slow request, ``Expect: 100-continue`` and the 422 fallback 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import http.client
 import json
@@ -257,30 +258,37 @@ def test_keep_alive_timeout_counts_from_the_last_answer() -> None:
         server.stop()
 
 
+@contextlib.contextmanager
+def asgi_calls(server: Server) -> Iterator[list[str]]:
+    """The paths of the requests that reach ``FastRoutes`` as an ASGI app, while inside."""
+    seen: list[str] = []
+    real = server.app.fast
+
+    class SpyRoutes(FastRoutes):
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            seen.append(scope["path"])
+            await super().__call__(scope, receive, send)
+
+    server.app.fast = SpyRoutes(real.app, real.routes, real.after)
+    try:
+        yield seen
+    finally:
+        server.app.fast = real
+
+
 def test_fast_routes_are_answered_without_an_asgi_cycle(servers: tuple[Server, Server]) -> None:
     """The common case (a POST to a fast route on an idle keep-alive connection) never reaches
     the ASGI app; a target with a query does, and gets the same kind of answer."""
     fast, _ = servers
-    asgi: list[str] = []
-    real = fast.app.fast
-
-    class SpyRoutes(FastRoutes):
-        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-            asgi.append(scope["path"])
-            await super().__call__(scope, receive, send)
-
-    fast.app.fast = SpyRoutes(real.app, real.routes, real.after)
     conn = http.client.HTTPConnection("127.0.0.1", fast.port, timeout=10)
-    try:
+    with asgi_calls(fast) as asgi:
         assert _call(conn, "POST", "/v1/attach", _evpn(1))[0] == 200
         assert _call(conn, "POST", "/v1/attach", _evpn(2))[0] == 200
         assert asgi == []
         status, data, _ = _call(conn, "POST", "/v1/attach?x=1", _evpn(3))
         assert status == 200 and data["added"]
         assert asgi == ["/v1/attach"]
-    finally:
-        fast.app.fast = real
-        conn.close()
+    conn.close()
 
 
 def test_a_big_body_takes_uvicorns_way(servers: tuple[Server, Server]) -> None:
@@ -289,18 +297,8 @@ def test_a_big_body_takes_uvicorns_way(servers: tuple[Server, Server]) -> None:
     plain uvicorn's."""
     from bgpvpn.api.fasthttp import LEAN_BODY_LIMIT
 
-    fast = servers[0]
-    asgi: list[str] = []
-    real = fast.app.fast
-
-    class SpyRoutes(FastRoutes):
-        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-            asgi.append(scope["path"])
-            await super().__call__(scope, receive, send)
-
-    fast.app.fast = SpyRoutes(real.app, real.routes, real.after)
     answers = []
-    try:
+    with asgi_calls(servers[0]) as asgi:
         for server in servers:
             conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
             body = _evpn(1, description="d" * (3 * LEAN_BODY_LIMIT))
@@ -310,7 +308,5 @@ def test_a_big_body_takes_uvicorns_way(servers: tuple[Server, Server]) -> None:
             assert _call(conn, "POST", "/v1/attach", _evpn(2))[0] == 200
             conn.close()
             assert len(server.ctx.vpn.instance("ev").ports) == 2
-    finally:
-        fast.app.fast = real
     assert answers[0] == answers[1] and answers[0][0] == 200
     assert asgi == ["/v1/attach"]
