@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import http.client
-import importlib
 import json
 import os
 import shutil
@@ -644,8 +643,9 @@ def main() -> None:
     doc["attach"] = median_attach(attach_runs)
     doc["import"] = _median_by(import_runs, lambda r: r["cpu_us_per_route"])
     if args.bagpipe:
-        same_run = importlib.import_module("bagpipe_attach")
-        doc["bagpipe"] = same_run.measure_bagpipe(n, max(1, args.runs), peer=True)
+        import bagpipe_attach  # it imports this module's helpers
+
+        doc["bagpipe"] = bagpipe_attach.measure_bagpipe(n, max(1, args.runs), peer=True)
     doc["load_end"] = os.getloadavg()[0]
     if args.json:
         print(json.dumps(doc, indent=2))

@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import importlib
 import json
 import os
 import re
@@ -53,53 +52,27 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-# bench/attach.py's helpers. Imported through importlib rather than ``from attach import ...``
-# only so that mypy does not follow attach -> codec: bench/codec.py has a type error of its own
-# (bench/ is outside the project's mypy ``files``), which would fail ``mypy`` on this file too.
-# The names are bound with their types below.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-_attach = importlib.import_module("attach")
-_ingest = importlib.import_module("ingest")
-_codec = importlib.import_module("codec")
-
-
-class AttachApi(Protocol):
-    conn: http.client.HTTPConnection
-
-    def call(self, method: str, path: str, body: Any = None) -> Any: ...
-
-    def close(self) -> None: ...
-
-
-class BgpvpnDaemon(Protocol):
-    port: int
-    api: AttachApi
-
-    def established(self, peer: str) -> bool: ...
-
-    def stop(self) -> None: ...
-
-
-Api: Callable[[str, int], AttachApi] = _attach.Api
-Daemon: Callable[..., BgpvpnDaemon] = _attach.Daemon
-peer_toml: Callable[..., str] = _attach.peer_toml
-sequential: Callable[[Any, list[dict[str, Any]]], dict[str, Any]] = _attach.sequential
-wait_for: Callable[..., float] = _attach.wait_for
-median_by: Callable[[list[dict[str, Any]], Any], dict[str, Any]] = _attach._median_by
-mac: Callable[[int, int], str] = _attach.mac
-ip: Callable[[int, int], str] = _attach.ip
-proc_threads: Callable[[int], int] = _attach.proc_threads
-free_port: Callable[[str], int] = _ingest.free_port
-proc_rss_mb: Callable[[int], float] = _ingest.proc_rss_mb
-proc_cpu: Callable[[int], float] = _ingest.proc_cpu
-machine: Callable[[], dict[str, Any]] = _codec.machine
-ISSUE_FIGURES: dict[str, float] = _attach.BAGPIPE
-ASN: int = _attach.ASN
-RT_EV: str = _attach.RT_EV
+from attach import (
+    ASN,
+    RT_EV,
+    Api,
+    Daemon,
+    ip,
+    mac,
+    make_importers,
+    peer_toml,
+    proc_threads,
+    sequential,
+    wait_for,
+)
+from attach import BAGPIPE as ISSUE_FIGURES
+from attach import _median_by as median_by
+from codec import machine
+from ingest import free_port, proc_cpu, proc_rss_mb
 
 ROOT = Path(__file__).resolve().parent.parent
 BAGPIPE_BGP = Path(os.environ.get("BAGPIPE_BGP", ROOT / ".venv/bagpipe/bin/bagpipe-bgp"))
@@ -329,12 +302,12 @@ def peer_config() -> str:
     return toml.replace("hold_time = 30\n", f"hold_time = {PEER_HOLD_TIME}\n")
 
 
-def peer_received(peer: BgpvpnDaemon, family: str) -> int:
+def peer_received(peer: Daemon, family: str) -> int:
     doc = peer.api.call("GET", f"/v1/peers/{HOST}")
     return int(doc["received"].get(family, 0))
 
 
-def wait_import(peer: BgpvpnDaemon, family: str, target: int) -> float | None:
+def wait_import(peer: Daemon, family: str, target: int) -> float | None:
     """Seconds until ``peer`` holds ``target`` routes of ``family`` from us (None after 120 s)."""
     try:
         return wait_for(lambda: peer_received(peer, family) >= target, 120, 0.05)
@@ -344,7 +317,7 @@ def wait_import(peer: BgpvpnDaemon, family: str, target: int) -> float | None:
 
 def run_once(workdir: Path, n: int, with_peer: bool) -> dict[str, Any]:
     out: dict[str, Any] = {"ports": n, "peer": with_peer}
-    bgpvpn: BgpvpnDaemon | None = None
+    bgpvpn: Daemon | None = None
     bagpipe: Bagpipe | None = None
     try:
         if with_peer:
@@ -357,7 +330,7 @@ def run_once(workdir: Path, n: int, with_peer: bool) -> dict[str, Any]:
             )
             # what it imports is what bagpipe-bgp will advertise (RTC: nothing is sent for a
             # route target no instance of the peer imports)
-            _attach.make_importers(bgpvpn.api, n, bulk=False)
+            make_importers(bgpvpn.api, n, bulk=False)
             bagpipe = Bagpipe(workdir, PEER, bgpvpn.port)
             peer_daemon = bgpvpn
             out["established_s"] = wait_for(lambda: peer_daemon.established(HOST), 60, 0.1)
