@@ -13,10 +13,11 @@ answers:
    (route target 64512:(10000+N)).
 
 Each part is 1,000 sequential ``POST /attach_localport`` calls made by ``bench/attach.py``'s
-own client (``Api``: one ``http.client.HTTPConnection``, ``json.dumps`` body, answer read and
-``json.loads``-ed) and timed by its ``sequential()``; the bodies carry what ``bench/attach.py``
-sends bgpvpn (same ports, MACs, IPs, route targets), in BaGPipe's field names (``vpn_instance_id``,
-``vpn_type``, ``local_port.linuxif``, ``mac_address``, ``ip_address``, ``import_rt`` and
+own client (``Api``: ``bench/httpclient.py``'s connection, ``--client`` as in
+``bench/attach.py``, ``json.dumps`` body, answer read and ``json.loads``-ed) and timed by its
+``sequential()``; the bodies carry what ``bench/attach.py`` sends bgpvpn (same ports, MACs,
+IPs, route targets), in BaGPipe's field names (``vpn_instance_id``, ``vpn_type``,
+``local_port.linuxif``, ``mac_address``, ``ip_address``, ``import_rt`` and
 ``export_rt``); an IP VPN attach also needs ``gateway_ip``, given as 10.2.255.254, inside the
 ports' /16. Every answer must be HTTP 200 with BaGPipe's success body (JSON ``null``), else the
 run stops with the error. BaGPipe's API server (wsgiref, HTTP/1.0) closes the connection after
@@ -44,7 +45,6 @@ Three runs of 1,000 ports take about 30 s (45 s with ``--peer``), a quick one 3 
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import re
@@ -58,9 +58,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from attach import (
     ASN,
+    CLIENT_TEXT,
     RT_EV,
     Api,
     Daemon,
+    add_client_option,
     ip,
     mac,
     make_importers,
@@ -122,31 +124,13 @@ LOG_LEVEL = re.compile(r"\S+ \S+ \d+ (WARNING|ERROR|CRITICAL) ")  # oslo.log's l
 PATHS = {"/v1/attach": "/attach_localport"}
 
 
-class CountingConnection(http.client.HTTPConnection):
-    """``http.client.HTTPConnection`` that keeps the last answer's status and counts the TCP
-    connections it opens (it reopens by itself when the server closes after an answer)."""
-
-    connects = 0
-    last_status = 0
-
-    def connect(self) -> None:
-        super().connect()
-        self.connects += 1
-
-    def getresponse(self) -> http.client.HTTPResponse:
-        resp = super().getresponse()
-        self.last_status = resp.status
-        return resp
-
-
 class BagpipeApi:
-    """``bench/attach.py``'s ``Api``, unchanged but for its connection (a counting one), with
-    bgpvpn's attach path mapped to BaGPipe's and each answer checked."""
+    """``bench/attach.py``'s ``Api``, with bgpvpn's attach path mapped to BaGPipe's and each
+    answer checked."""
 
     def __init__(self, host: str, port: int) -> None:
         self.api = Api(host, port)
-        self.conn = CountingConnection(host, port, timeout=60)
-        self.api.conn = self.conn
+        self.conn = self.api.conn
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
         path = PATHS.get(path, path)
@@ -154,8 +138,8 @@ class BagpipeApi:
             out = self.api.call(method, path, body)
         except json.JSONDecodeError as e:
             raise RuntimeError(f"{method} {path}: an answer that is not JSON ({e})") from None
-        if self.conn.last_status != 200:
-            raise RuntimeError(f"{method} {path} -> {self.conn.last_status}: {out!r:.500}")
+        if self.api.last_status != 200:
+            raise RuntimeError(f"{method} {path} -> {self.api.last_status}: {out!r:.500}")
         if path == "/attach_localport" and out is not None:
             # BaGPipe answers a successful attach with JSON null, its errors with 400 or 500
             raise RuntimeError(f"{method} {path} -> {out!r:.500} (not BaGPipe's success answer)")
@@ -381,6 +365,7 @@ def measure_bagpipe(n: int, runs: int, peer: bool) -> dict[str, Any]:
         "peer": peer,
         "machine": machine(),
         "issue_figures": ISSUE_FIGURES,
+        "client": Api.client,
     }
     all_runs: list[dict[str, Any]] = []
     for run in range(max(1, runs)):
@@ -412,6 +397,7 @@ def report(doc: dict[str, Any]) -> None:
         f"BaGPipe-BGP {first['bagpipe']['version']} ({doc['daemon']}), dummy drivers, {peer}; "
         f"{n:,} ports per part, both parts on one fresh daemon per run"
     )
+    print(f"client: {CLIENT_TEXT[doc['client']]}")
     print()
     extra = f" {'import s':>9}" if doc["peer"] else ""
     header = (
@@ -480,7 +466,9 @@ def main() -> None:
     ap.add_argument("--json", action="store_true", help="a JSON document instead")
     ap.add_argument("--runs", type=int, default=3, help="runs (each part's median shown)")
     ap.add_argument("--peer", action="store_true", help="a bgpvpn daemon as bagpipe-bgp's peer")
+    add_client_option(ap)
     args = ap.parse_args()
+    Api.client = args.client
     n = 100 if args.quick else 1000
     try:
         doc = measure_bagpipe(n, args.runs, args.peer)
