@@ -529,7 +529,10 @@ def test_ipv6_vms_ping_over_an_ipv4_underlay(
     assert (10, table, "2001:db8:6::20", 128, 186, mapped_b, "bvr-6", "None") in snap["routes"]
     assert (10, 1861, "tapa6", None, table, 186) in snap["rules"]
     assert (10, 1862, "bvr-6", None, table, 186) in snap["rules"]
-    assert proxy_entries(lab.a) == {"2001:db8:6::1 dev tapa6 proxy proto bgp"}
+    assert proxy_entries(lab.a) == {
+        "2001:db8:6::1 dev tapa6 proxy proto bgp",  # the gateway
+        "2001:db8:6::20 dev tapa6 proxy proto bgp",  # VM B, in VM A's /64 (on-link, below)
+    }
     # inside the VM: the address, no /64 on-link route, the default via the gateway
     vm_routes = run("ip", "-n", t["vm_a"], "-6", "route", "show").stdout
     assert "2001:db8:6::/64" not in vm_routes and "default via 2001:db8:6::1" in vm_routes
@@ -547,6 +550,75 @@ def test_ipv6_vms_ping_over_an_ipv4_underlay(
     assert no_ping(vm7, "2001:db8:6::10")  # the VRF 6 VM on the same host
     assert no_ping(vm7, "2001:db8:7::20")
     assert pings(t["vm_a"], "2001:db8:6::20")
+
+
+def onlink(vm: str, prefix: str) -> None:
+    """Make ``prefix`` on-link in the VM, as an ordinary VM has its /64 (the netns ports bgpvpn
+    makes are configured without it)."""
+    proc = run("ip", "-n", vm, "-6", "route", "add", prefix, "dev", "eth0")
+    assert proc.returncode == 0, proc.stderr
+    run("ip", "-n", vm, "-6", "neigh", "flush", "dev", "eth0")
+
+
+def test_ipv6_vms_with_an_onlink_prefix_reach_that_prefix_on_other_ports(
+    lab: Lab, drivers: tuple[LinuxIpvpnDriver, LinuxIpvpnDriver]
+) -> None:
+    """A VM whose /64 is on-link asks for its neighbours in it by NDP: the port answers for
+    the VRF's other hosts of that /64 (remote /128 routes, addresses on other local ports)
+    from one proxy entry each, added and removed as those routes and ports come and go. An
+    address outside the port's /64, or on the port's own interface, gets none."""
+    a, b = drivers
+    t = setup_vrf6(lab, a, b)
+    onlink(t["vm_a"], "2001:db8:6::/64")
+    onlink(t["vm_b"], "2001:db8:6::/64")
+    assert pings(t["vm_a"], "2001:db8:6::20")  # through NDP, answered by tapa6 on host A
+    assert pings(t["vm_b"], "2001:db8:6::10")  # and by tapb6 on host B
+    neigh = run("ip", "-n", t["vm_a"], "-6", "neigh", "show", "2001:db8:6::20").stdout
+    tapa6_mac = run("ip", "-n", lab.a, "-br", "link", "show", "tapa6").stdout.split()[2]
+    assert f"lladdr {tapa6_mac}" in neigh, (neigh, tapa6_mac)
+    assert pings(t["vm_a"], "2001:db8:7::20")  # another subnet: still via the gateway
+
+    # a second port on host A in the same /64 (another interface): each answers for the other
+    vm_a2 = lab.ns("v6a2")
+    pa2 = port("tapa6b", vm_a2, "2001:db8:6::11/64", "2001:db8:6::1", 5)
+    a.apply([PortAttached("vrf6", pa2)])
+    b.apply([RemoteRouteSet("vrf6", via(t["cfg_a"], "2001:db8:6::11/128"))])  # what BGP brings
+    assert a.errors == 0 and b.errors == 0, (list(a.last_errors), list(b.last_errors))
+    onlink(vm_a2, "2001:db8:6::/64")
+    assert proxy_entries(lab.a) == {
+        "2001:db8:6::1 dev tapa6 proxy proto bgp",
+        "2001:db8:6::1 dev tapa6b proxy proto bgp",
+        "2001:db8:6::11 dev tapa6 proxy proto bgp",
+        "2001:db8:6::10 dev tapa6b proxy proto bgp",
+        "2001:db8:6::20 dev tapa6 proxy proto bgp",
+        "2001:db8:6::20 dev tapa6b proxy proto bgp",
+    }
+    assert pings(vm_a2, "2001:db8:6::10")
+    assert pings(vm_a2, "2001:db8:6::20")
+
+    # the remote route goes: so do its entries (the VM's cached neighbour forgotten, it asks
+    # again and gets no answer); it comes back: so do they
+    a.apply([RemoteRouteRemoved("vrf6", "2001:db8:6::20/128")])
+    assert a.errors == 0, list(a.last_errors)
+    assert "2001:db8:6::20 dev tapa6 proxy proto bgp" not in proxy_entries(lab.a)
+    assert "2001:db8:6::20 dev tapa6b proxy proto bgp" not in proxy_entries(lab.a)
+    run("ip", "-n", t["vm_a"], "-6", "neigh", "flush", "dev", "eth0")
+    assert no_ping(t["vm_a"], "2001:db8:6::20")
+    a.apply([RemoteRouteSet("vrf6", t["routes_a"][0])])
+    assert a.errors == 0, list(a.last_errors)
+    assert pings(t["vm_a"], "2001:db8:6::20")
+
+    # the second port goes (its veth with it): the entry for its address on tapa6 goes too
+    a.apply([PortDetached("vrf6", pa2)])
+    assert a.errors == 0, list(a.last_errors)
+    assert proxy_entries(lab.a) == {
+        "2001:db8:6::1 dev tapa6 proxy proto bgp",
+        "2001:db8:6::20 dev tapa6 proxy proto bgp",
+    }
+    # the instance goes: every entry of ours with it
+    a.apply([InstanceRemoved("vrf6")])
+    assert a.errors == 0, list(a.last_errors)
+    assert not proxy_entries(lab.a)
 
 
 def our_events(events: KernelEvents, vx_index: int) -> list[str]:
@@ -638,7 +710,8 @@ def test_reconcile_removes_stale_proxy_ndp_entries(
             "proxy 2001:db8:9::1 dev ul0",
         ]
         assert report.added == {"proxy": ["proxy 2001:db8:6::1 dev tapa6"]}
-        assert proxy_entries(lab.a) == {ours, *not_ours}
+        onlink = "2001:db8:6::20 dev tapa6 proxy proto bgp"  # VM B, in VM A's /64: kept
+        assert proxy_entries(lab.a) == {ours, onlink, *not_ours}
         assert pings(t["vm_a"], "2001:db8:7::20")
         again = fresh.reconcile(desired)
         assert not again.changed, again

@@ -10,9 +10,10 @@ Per VRF (index N, VNI V, table T = 100000 + N):
 - per port: ``iif PORT lookup T`` (priority 1861), ``IP/32 dev PORT`` in T per port address,
   proxy ARP on the port (and, for the gateway address, ``GW/32 dev bvr-N`` in T so that proxy
   ARP answers for it while nothing on the host owns that address), proxy NDP entries for an
-  IPv6 gateway (protocol 186, reconciled like the routes; the port's IPv6 ``forwarding`` on,
-  which the kernel requires to answer from its proxy table), per-device forwarding on and
-  rp_filter off;
+  IPv6 gateway and, on a port whose IPv6 prefix is on-link in its VM, for the VRF's other
+  hosts in that prefix (protocol 186, reconciled like the routes; the port's IPv6
+  ``forwarding`` on, which the kernel requires to answer from its proxy table), per-device
+  forwarding on and rp_filter off;
 - per remote route: ``PREFIX via VTEP dev bvr-N onlink`` in T (multipath for ECMP; IPv6
   prefixes use the IPv4-mapped VTEP), a permanent neighbour ``VTEP -> remote router MAC`` on
   bvr-N and ``RMAC dst VTEP self permanent`` in its FDB (with the next hop's VNI when it is
@@ -111,6 +112,9 @@ class _Vrf:
     routes: dict[str, RemoteRoute] = field(default_factory=dict)  # remote and leaked
     gateways: Counter[str] = field(default_factory=Counter)  # IPv4 gateway -> ports using it
     proxies: Counter[tuple[str, str]] = field(default_factory=Counter)  # (port, IPv6 gw) -> users
+    # (port, IPv6 address) -> the port's ifindex: the proxy entries that answer, on a port whose
+    # IPv6 prefix is on-link in its VM, for the VRF's other hosts in that prefix
+    onlink: dict[tuple[str, str], int] = field(default_factory=dict)
     neigh_refs: dict[str, Counter[str]] = field(default_factory=dict)  # ip -> rmac -> routes
     neigh_mac: dict[str, str] = field(default_factory=dict)  # ip -> rmac programmed
     fdb_refs: dict[str, Counter[tuple[str, int | None]]] = field(default_factory=dict)
@@ -146,6 +150,53 @@ def _count(counter: Counter[Any], key: Any, add: bool) -> bool:
     return False
 
 
+def _gateway_keys(vrf: _Vrf) -> set[tuple[str, str]]:
+    """The (port, address) proxy entries the ports' IPv6 gateways hold."""
+    return {(name, str(ipaddress.ip_address(gw))) for name, gw in vrf.proxies}
+
+
+def _onlink_proxies(vrf: _Vrf) -> dict[tuple[str, str], int]:
+    """The proxy entries ``(port, address) -> ifindex`` that let a VM keep its IPv6 prefix
+    on-link (an ordinary VM does: its /64 from SLAAC or its configuration): for each port
+    address ``A/L`` (L < 128), every other IPv6 host of the VRF inside ``A/L``, a /128 route
+    (remote or leaked) or an address of another local interface, is answered for on the port.
+    Linux has no "any routed address" for IPv6 as proxy ARP has for IPv4, so each address is
+    an entry. A port's own interface is not answered for (its VMs share that segment), nor an
+    address the port's gateway entry already covers."""
+    # prefix length -> network number -> the ports with an address in it
+    nets: dict[int, dict[int, list[str]]] = {}
+    hosts: dict[int, str | None] = {}  # address -> the local interface holding it (or None)
+    for name, by_mac in vrf.ports.items():
+        for port in by_mac.values():
+            for text in port.ips:
+                if ":" not in text:
+                    continue
+                iface = ipaddress.IPv6Interface(text)
+                addr = int(iface.ip)
+                hosts[addr] = name
+                plen = iface.network.prefixlen
+                if plen < 128:
+                    ports = nets.setdefault(plen, {}).setdefault(addr >> (128 - plen), [])
+                    if name not in ports:
+                        ports.append(name)
+    if not nets:
+        return {}
+    for prefix in vrf.routes:
+        if prefix.endswith("/128") and ":" in prefix:
+            hosts.setdefault(int(ipaddress.IPv6Address(prefix[:-4])), None)
+    gateways = _gateway_keys(vrf)
+    out: dict[tuple[str, str], int] = {}
+    for addr, holder in hosts.items():
+        for plen, by_net in nets.items():
+            for name in by_net.get(addr >> (128 - plen), ()):
+                if name == holder:
+                    continue
+                key = (name, str(ipaddress.IPv6Address(addr)))
+                if key not in gateways:
+                    out[key] = vrf.port_index[name]
+    return out
+
+
 class LinuxIpvpnDriver(LinuxDriverBase[_Vrf]):
     """The IP VPN driver. ``netns``: the namespace to program (None: the daemon's own);
     ``dstport``: the VXLAN UDP port; ``protocol``: the route protocol number that tags our
@@ -171,6 +222,7 @@ class LinuxIpvpnDriver(LinuxDriverBase[_Vrf]):
         super().__init__(netns=netns, dstport=dstport, mtu=mtu, netlink=netlink)
         self.protocol = protocol
         self._rules_dirty: set[str] = set()  # VRFs whose rules are recomputed at batch end
+        self._onlink_dirty: set[str] = set()  # VRFs whose on-link proxy entries are, likewise
         rp = self.nl.sysctl_get("ipv4", "conf", "all", "rp_filter")
         if rp not in (None, "0"):
             self.warnings.append(
@@ -189,9 +241,15 @@ class LinuxIpvpnDriver(LinuxDriverBase[_Vrf]):
             vrf = self._instances.get(iid)
             if vrf is not None:
                 self._sync_rules(vrf)
+        dirty, self._onlink_dirty = self._onlink_dirty, set()
+        for iid in sorted(dirty):
+            vrf = self._instances.get(iid)
+            if vrf is not None:
+                self._sync_onlink(vrf)
 
     def _finish_reconcile(self) -> None:
-        self._rules_dirty.clear()  # reconcile sets every VRF's rules itself
+        self._rules_dirty.clear()  # reconcile sets every VRF's rules and proxy entries itself
+        self._onlink_dirty.clear()
 
     def _instance_state(self, vrf: _Vrf) -> dict[str, Any]:
         return {
@@ -203,6 +261,7 @@ class LinuxIpvpnDriver(LinuxDriverBase[_Vrf]):
             "port_macs": {name: sorted(by_mac) for name, by_mac in sorted(vrf.ports.items())},
             "routes": len(vrf.routes),
             "rules": len(vrf.rules),
+            "onlink_proxies": len(vrf.onlink),
         }
 
     def state(self) -> dict[str, Any]:
@@ -221,16 +280,23 @@ class LinuxIpvpnDriver(LinuxDriverBase[_Vrf]):
     # ------------------------------------------------------------ changes
 
     def _apply_change(self, vrf: _Vrf, change: Change) -> None:
+        iid = vrf.config.instance_id
         if isinstance(change, PortAttached):
             self._attach(vrf, change.port, None)
-            self._rules_dirty.add(vrf.config.instance_id)
+            self._rules_dirty.add(iid)
+            self._onlink_dirty.add(iid)
         elif isinstance(change, PortDetached):
             self._detach(vrf, change.port)
-            self._rules_dirty.add(vrf.config.instance_id)
+            self._rules_dirty.add(iid)
+            self._onlink_dirty.add(iid)
         elif isinstance(change, RemoteRouteSet):
             self._set_route(vrf, change.route)
+            if vrf.onlink or ":" in change.route.prefix:
+                self._onlink_dirty.add(iid)
         elif isinstance(change, RemoteRouteRemoved):
             self._remove_route(vrf, _norm_prefix(change.prefix))
+            if ":" in change.prefix:
+                self._onlink_dirty.add(iid)
 
     def _create(self, config: InstanceConfig) -> _Vrf | None:
         vrf = super()._create(config)
@@ -252,6 +318,7 @@ class LinuxIpvpnDriver(LinuxDriverBase[_Vrf]):
             self._remove_route(vrf, prefix)
         for port in vrf.all_ports():
             self._detach(vrf, port)
+        self._sync_onlink(vrf)  # no port left: the entries on ordinary ports go
         self._flush()
         del self._instances[vrf.config.instance_id]
         vrf.ports.clear()
@@ -334,6 +401,9 @@ class LinuxIpvpnDriver(LinuxDriverBase[_Vrf]):
         del vrf.ports[port.name]
         del vrf.port_index[port.name]
         if known.netns is not None:
+            # the proxy entries on its veth go with it
+            for key in [key for key in vrf.onlink if key[0] == port.name]:
+                del vrf.onlink[key]
             self._remove_netns_port(known)
         else:
             self._queue_sysctls([(("ipv4", "conf", known.name, "proxy_arp"), "0")])
@@ -430,6 +500,22 @@ class LinuxIpvpnDriver(LinuxDriverBase[_Vrf]):
         for key in sorted(want - vrf.rules, key=repr):
             self._queue(self._rule_request(key, True))
         vrf.rules = want
+
+    def _sync_onlink(self, vrf: _Vrf) -> None:
+        """Queue the on-link proxy entries ``vrf`` now needs and the removal of those it no
+        longer needs (``_onlink_proxies``); an entry a gateway took over stays."""
+        want = _onlink_proxies(vrf)
+        gateways = _gateway_keys(vrf) if vrf.onlink else set()
+        for (name, ip), index in sorted(vrf.onlink.items()):
+            if (name, ip) not in want and (name, ip) not in gateways:
+                what = f"proxy {ip} dev {name} (on-link)"
+                self._queue(neigh_request(False, index, ip, proxy=True, what=what))
+        for (name, ip), index in sorted(want.items()):
+            if vrf.onlink.get((name, ip)) != index:
+                what = f"proxy {ip} dev {name} (on-link)"
+                req = neigh_request(True, index, ip, proxy=True, protocol=self.protocol, what=what)
+                self._queue(req)
+        vrf.onlink = want
 
     # ------------------------------------------------------------ remote routes
 
@@ -582,6 +668,8 @@ class LinuxIpvpnDriver(LinuxDriverBase[_Vrf]):
             for route in want[iid].routes:
                 self._set_route(vrf, route)
             vrf.rules = self._rules_for(vrf)
+            vrf.onlink = {}
+            self._sync_onlink(vrf)  # queued with the rest, compared below
         # what that state means in the kernel, from the queued requests (not sent)
         queued, self._pending = self._pending, []
         want_routes: dict[RouteKey, Request] = {}
