@@ -66,6 +66,9 @@ class PeerConfig(_Strict):
     local_address: str | None = None
     ttl_security: Annotated[int, Field(ge=0, le=254)] = 0  # GTSM hops (RFC5082), 0 = off
     add_path_receive: tuple[str, ...] = ()
+    # families in which every path of a destination is sent, each with its path identifier
+    # (RFC7911; "addpath-tx-all-paths"), when the peer asks to receive several
+    add_path_send: tuple[str, ...] = ()
     enabled: bool = True
     description: str = ""
 
@@ -81,7 +84,7 @@ class PeerConfig(_Strict):
             raise ValueError("hold time must be 0 or at least 3 seconds (RFC4271 4.2)")
         return v
 
-    @field_validator("families", "add_path_receive")
+    @field_validator("families", "add_path_receive", "add_path_send")
     @classmethod
     def _check_families(cls, v: tuple[str, ...]) -> tuple[str, ...]:
         for name in v:

@@ -350,6 +350,19 @@ def gobgp_neighbor(
     )
 
 
+def gobgp_add_paths(neighbor: str, *, send_max: int = 0, receive: bool = True) -> str:
+    """A ``gobgp_neighbor`` section with ADD-PATH for ipv4-unicast: ``send_max`` paths sent per
+    prefix (0: none), several received (``receive``)."""
+    lines = ["    [neighbors.afi-safis.add-paths.config]"]
+    if send_max:
+        lines.append(f"      send-max = {send_max}")
+    lines.append(f"      receive = {'true' if receive else 'false'}")
+    return neighbor.replace(
+        '      afi-safi-name = "ipv4-unicast"',
+        '      afi-safi-name = "ipv4-unicast"\n' + "\n".join(lines),
+    )
+
+
 class GoBGP(peerd.GoBGPd[Proc]):
     """gobgpd in the foreground in a namespace; its gRPC API on the namespace's loopback."""
 

@@ -20,6 +20,7 @@ from harness import (
     GoBGP,
     Lab,
     bgpvpn_config,
+    gobgp_add_paths,
     gobgp_config,
     gobgp_neighbor,
     require,
@@ -42,17 +43,6 @@ class ApEnv:
     src: GoBGP
 
 
-def _add_paths(neighbor: str) -> str:
-    """The GoBGP neighbor section with ADD-PATH send (and receive) for ipv4-unicast."""
-    return neighbor.replace(
-        '      afi-safi-name = "ipv4-unicast"',
-        '      afi-safi-name = "ipv4-unicast"\n'
-        "    [neighbors.afi-safis.add-paths.config]\n"
-        "      send-max = 8\n"
-        "      receive = true",
-    )
-
-
 @pytest.fixture(scope="module")
 def ap_env() -> Iterator[ApEnv]:
     require("gobgpd", "gobgp")
@@ -72,7 +62,7 @@ def ap_env() -> Iterator[ApEnv]:
                 65001,
                 B4,
                 [
-                    _add_paths(gobgp_neighbor(A4, 65000, ["ipv4-unicast"])),
+                    gobgp_add_paths(gobgp_neighbor(A4, 65000, ["ipv4-unicast"]), send_max=8),
                     gobgp_neighbor(C4, 65002, ["ipv4-unicast"], passive=True),
                 ],
                 [B4, BC4],

@@ -1,7 +1,8 @@
 """ADD-PATH receive (RFC7911): every (path identifier, key) a peer sends is a path of its own in
 its Adj-RIB-In; the decision process chooses among all paths of all peers (paths of one peer
 that tie go to the lower path identifier); withdrawing a path identifier removes that path only.
-The send side stays best path only."""
+ADD-PATH send: a peer that negotiated it gets every path of a destination, each with its
+source's path identifier, and the changes of paths that are not the best."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from bgpvpn.rib import PeerInfo, Rib
 from bgpvpn.wire import PathAttributes, UpdateMessage, WireContext, decode_message, pack_updates
 from bgpvpn.wire.family import IPV4_UNICAST, VPNV4, Family
 
-from .helpers import announced, attrs, drain, new_rib, peer, prefix, withdrawn
+from .helpers import announced, attrs, drain, new_rib, peer, prefix, send, withdrawn
 
 V4 = frozenset({IPV4_UNICAST})
 KEY = prefix(1)
@@ -159,3 +160,80 @@ def test_vpn_paths_keep_their_labels_per_path() -> None:
         rib.receive("p1", msg, 0.0)
     entries = {e.path_id: e.data for e in rib.adj_rib_in("p1", VPNV4)}
     assert entries == {1: b"\x00\x01\x01", 2: b"\x00\x02\x01"}
+
+
+def _paths_sent(
+    msgs: list[UpdateMessage],
+) -> tuple[dict[tuple[bytes, int], str], set[tuple[bytes, int]]]:
+    """What ADD-PATH UPDATEs announce ((key, path id) -> AS path) and withdraw."""
+    ann: dict[tuple[bytes, int], str] = {}
+    gone: set[tuple[bytes, int]] = set()
+    for m in msgs:
+        for b in m.announced:
+            assert b.path_ids is not None and b.attributes is not None
+            for k, pid in zip(b.keys, b.path_ids, strict=True):
+                ann[(k, pid)] = str(b.attributes.as_path)
+        for b in m.withdrawn:
+            assert b.path_ids is not None
+            gone.update(zip(b.keys, b.path_ids, strict=True))
+    return ann, gone
+
+
+def test_add_path_send_gives_every_path_and_each_change_of_one() -> None:
+    rib = new_rib()
+    p1, ap, p3, plain = peer(1, 65001), peer(2, 65002), peer(3, 65003), peer(4, 65004)
+    for info in (p1, p3, plain):
+        rib.peer_up(info, V4)
+    rib.peer_up(ap, V4, add_path_tx=V4)
+    ctx = WireContext(add_path=V4)
+    drain(rib, ap, ctx)
+    drain(rib, plain)
+    send(rib, p1, [KEY], attrs(65001))
+    send(rib, p3, [KEY], attrs(65003, 65100))  # a longer AS path: not the best
+    ann, gone = _paths_sent(drain(rib, ap, ctx))
+    assert sorted(ann.values()) == ["65000 65001", "65000 65003 65100"] and not gone
+    ids = {as_path: key_pid[1] for key_pid, as_path in ann.items()}
+    assert len(set(ids.values())) == 2
+    assert {str(a.as_path) for a in announced(drain(rib, plain)).values()} == {"65000 65001"}
+    out = sorted(rib.adj_rib_out("p2", IPV4_UNICAST), key=lambda e: e.path_id or 0)
+    assert [(e.path_id, e.peer_id, e.best) for e in out] == sorted(
+        [(ids["65000 65001"], "p1", True), (ids["65000 65003 65100"], "p3", False)]
+    )
+
+    # the path that is not the best changes: the ADD-PATH peer gets it, the other peer nothing
+    send(rib, p3, [KEY], attrs(65003, 65101))
+    ann, gone = _paths_sent(drain(rib, ap, ctx))
+    assert ann == {(KEY, ids["65000 65003 65100"]): "65000 65003 65101"} and not gone
+    assert drain(rib, plain) == []
+
+    # the best path goes: withdrawn by its identifier, the other stays as it was sent
+    send(rib, p1, [KEY], None)
+    ann, gone = _paths_sent(drain(rib, ap, ctx))
+    assert ann == {} and gone == {(KEY, ids["65000 65001"])}
+    assert {str(a.as_path) for a in announced(drain(rib, plain)).values()} == {"65000 65003 65101"}
+
+    # the ADD-PATH peer's own path is not sent back to it; the last path's peer goes down
+    send(rib, ap, [KEY], attrs(65002))
+    ann, gone = _paths_sent(drain(rib, ap, ctx))
+    assert ann == {} and not gone
+    rib.peer_down("p3", 0.0)
+    ann, gone = _paths_sent(drain(rib, ap, ctx))
+    assert ann == {} and gone == {(KEY, ids["65000 65003 65100"])}
+    assert list(rib.adj_rib_out("p2", IPV4_UNICAST)) == []
+
+
+def test_add_path_send_initial_sync_and_route_refresh() -> None:
+    rib = new_rib()
+    p1, p3, ap = peer(1, 65001), peer(3, 65003), peer(2, 65002)
+    rib.peer_up(p1, V4)
+    rib.peer_up(p3, V4)
+    keys = [prefix(i) for i in range(1, 40)]
+    send(rib, p1, keys, attrs(65001))
+    send(rib, p3, keys, attrs(65003))
+    rib.peer_up(ap, V4, add_path_tx=V4)
+    ctx = WireContext(add_path=V4)
+    ann, _ = _paths_sent(drain(rib, ap, ctx))
+    assert len(ann) == 2 * len(keys)
+    rib.refresh("p2", IPV4_UNICAST)
+    again, _ = _paths_sent(drain(rib, ap, ctx))
+    assert again == ann

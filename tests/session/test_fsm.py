@@ -128,6 +128,28 @@ def test_capability_negotiation_families_intersection_and_add_path() -> None:
     assert s.negotiated.graceful_restart is None
 
 
+def test_add_path_send_is_offered_and_used_where_the_peer_receives() -> None:
+    """``add_path_send``: offered per family (with receive where both are configured: mode 3);
+    the UPDATEs we send carry path identifiers in a family where the peer asked to receive."""
+    ca, cb = pair_configs(
+        a={
+            "families": (IPV4_UNICAST, VPNV4, EVPN),
+            "add_path_send": (VPNV4, EVPN),
+            "add_path_receive": (EVPN,),
+        },
+        families=(IPV4_UNICAST, VPNV4, EVPN),
+        add_path_receive=(VPNV4,),
+    )
+    a, b = established(ca, cb)
+    assert a.negotiated is not None and b.negotiated is not None
+    a_caps = b.negotiated.peer_open.capabilities  # what a offered, as b received it
+    assert AddPath((AddPathFamily(VPNV4, 2), AddPathFamily(EVPN, 3))) in a_caps, a_caps
+    # a sends several VPNv4 paths (b receives them); EVPN: b does not ask, none either way
+    assert a.negotiated.tx_context.add_path == frozenset({VPNV4})
+    assert b.negotiated.rx_context.add_path == frozenset({VPNV4})
+    assert a.negotiated.rx_context.add_path == frozenset()
+
+
 def big_update(session: Session, routes: int = 1500) -> list[bytes]:
     assert session.negotiated is not None
     return pack_updates(

@@ -264,13 +264,21 @@ class _AdjIn:
             yield from d.values()
 
 
-class _AdjOut:
-    __slots__ = ("attrs", "cursor", "data", "eor_sent", "sync", "sync_pos", "wide")
+# what was sent of one destination to an ADD-PATH peer: path identifier -> (attributes, data)
+SentPaths = dict[int, tuple[PathAttributes, bytes | None]]
 
-    def __init__(self, cursor: int, sync: list[bytes], wide: bool) -> None:
+
+class _AdjOut:
+    """What was sent to a peer in one family: the best path of each destination (``attrs``,
+    ``data``), or with ADD-PATH send (``paths`` not None) every path, by path identifier."""
+
+    __slots__ = ("attrs", "cursor", "data", "eor_sent", "paths", "sync", "sync_pos", "wide")
+
+    def __init__(self, cursor: int, sync: list[bytes], wide: bool, all_paths: bool = False) -> None:
         self.wide = wide
         self.attrs: Shards[PathAttributes] = _shards()
         self.data: Shards[bytes] = _shards()
+        self.paths: Shards[SentPaths] | None = _shards() if all_paths else None
         self.cursor = cursor
         self.sync: list[bytes] | None = sync
         self.sync_pos = 0
@@ -281,14 +289,34 @@ class _AdjOut:
             a.clear()
         for d in self.data[:SHARDS]:
             d.clear()
+        for p in self.paths[:SHARDS] if self.paths is not None else ():
+            p.clear()
+
+    def sent_keys(self) -> list[bytes]:
+        return _keys(self.attrs) if self.paths is None else _keys(self.paths)
+
+    def sent_attrs(self) -> Iterator[tuple[bytes, PathAttributes]]:
+        """(destination, attributes) of every path sent (several per destination with
+        ADD-PATH)."""
+        if self.paths is None:
+            for shard in self.attrs[:SHARDS]:
+                yield from shard.items()
+            return
+        for pshard in self.paths[:SHARDS]:
+            for key, sent in pshard.items():
+                for attrs, _data in sent.values():
+                    yield key, attrs
 
 
 class _LocRib:
     __slots__ = (
+        "all_paths",
         "base",
         "best",
         "last_attrs",
         "log",
+        "next_path_id",
+        "path_ids",
         "readers",
         "rts_seen",
         "sources",
@@ -304,6 +332,13 @@ class _LocRib:
         self.log: list[bytes] = []
         self.base = 0
         self.readers: list[_AdjOut] = []
+        # readers that take every path (ADD-PATH send): while there are any, a change of a path
+        # that is not the best is logged too
+        self.all_paths = 0
+        # the path identifier each source's paths are sent with to ADD-PATH peers (stable for
+        # the source's life; a source is a peer's table, or one ADD-PATH lane of it)
+        self.path_ids: dict[_AdjIn, int] = {}
+        self.next_path_id = 1
         self.subs: dict[bytes | None, list[Subscription]] = {}
         self.subs_version = 0  # counts the changes of ``subs`` (what was derived from it is old)
         # every route target a route of this family has carried (only grows): a subscription
@@ -480,9 +515,11 @@ class Rib:
         peer.out = {}
         for fam in sorted(families, key=lambda f: (f != RTC, f)):  # RT memberships first
             loc = self._locrib(fam)
-            ao = _AdjOut(loc.base + len(loc.log), _keys(loc.best), fam in _WIDE)
+            all_paths = fam in add_path_tx
+            ao = _AdjOut(loc.base + len(loc.log), _keys(loc.best), fam in _WIDE, all_paths)
             peer.out[fam] = ao
             loc.readers.append(ao)
+            loc.all_paths += all_paths
 
     def peer_down(
         self,
@@ -507,7 +544,9 @@ class Rib:
                 adj.stale = set(adj.key_list())
                 continue
             self._withdraw_keys(adj, fam, adj.key_list())
-            self._locrib(fam).sources.remove(adj)
+            loc = self._locrib(fam)
+            loc.sources.remove(adj)
+            loc.path_ids.pop(adj, None)
         for tables in (peer.adj_in, peer.lanes):
             for fam in [f for f in tables if f not in keep]:
                 del tables[fam]
@@ -517,6 +556,7 @@ class Rib:
         for fam, ao in peer.out.items():
             loc = self._locrib(fam)
             loc.readers.remove(ao)
+            loc.all_paths -= ao.paths is not None
             self._trim(loc)
         peer.out = {}
 
@@ -688,6 +728,7 @@ class Rib:
         peer = adj.peer
         policy = self.policy
         log = loc.log if loc.readers else None
+        log_all = log if loc.all_paths else None  # ADD-PATH readers: every path's change
         notify = bool(loc.subs)
         multi = len(loc.sources) > 1
         wide = loc.wide
@@ -756,8 +797,11 @@ class Rib:
                         log.append(key)
                     if notify:
                         self._notify(loc, family, key, cur, c_attrs, cur.data[h].get(key))
-                elif notify and self.multipath:
-                    self._notify(loc, family, key, cur, c_attrs, cur.data[h].get(key))
+                else:
+                    if log_all is not None:
+                        log_all.append(key)
+                    if notify and self.multipath:
+                        self._notify(loc, family, key, cur, c_attrs, cur.data[h].get(key))
 
     def _withdraw_keys(
         self, adj: _AdjIn, family: Family, keys: tuple[bytes, ...] | list[bytes]
@@ -768,6 +812,7 @@ class Rib:
         data_shards = adj.data
         stale = adj.stale
         log = loc.log if loc.readers else None
+        log_all = log if loc.all_paths else None
         notify = bool(loc.subs)
         multi = len(loc.sources) > 1
         wide = loc.wide
@@ -791,9 +836,12 @@ class Rib:
                     log.append(key)
                 if notify:
                     self._notify(loc, family, key, adj, old, old_d)
-            elif notify and self.multipath:
-                cur = best[key]
-                self._notify(loc, family, key, cur, cur.attrs[h][key], cur.data[h].get(key))
+            else:
+                if log_all is not None:
+                    log_all.append(key)
+                if notify and self.multipath:
+                    cur = best[key]
+                    self._notify(loc, family, key, cur, cur.attrs[h][key], cur.data[h].get(key))
         pids = adj.pids
         if pids is not None:  # an ADD-PATH lane: the withdrawn keys free their place in it
             for key in keys:
@@ -930,6 +978,25 @@ class Rib:
         if ao is None:
             return
         loc = self._locrib(family)
+        if ao.paths is not None:  # ADD-PATH: every path sent, with its identifier
+            by_id = {pid: src for src, pid in loc.path_ids.items()}
+            sent: list[tuple[bytes, SentPaths]] = []
+            for p in ao.paths[:SHARDS]:
+                sent.extend(p.items())
+            for key, paths in sent:
+                best = loc.best_of(key)
+                for pid, (attrs, data) in sorted(paths.items()):
+                    src = by_id.get(pid)
+                    yield RouteEntry(
+                        family,
+                        key,
+                        data,
+                        attrs,
+                        src.peer.peer_id if src is not None else "",
+                        src is not None and src is best,
+                        path_id=pid,
+                    )
+            return
         items: list[tuple[bytes, PathAttributes]] = []
         for d in ao.attrs[:SHARDS]:
             items.extend(d.items())
@@ -1286,7 +1353,7 @@ class Rib:
             loc = self._locrib(fam)
             if values is None:
                 keys = _keys(loc.best)
-                keys.extend(_keys(ao.attrs))  # withdraw what no membership asks for any more
+                keys.extend(ao.sent_keys())  # withdraw what no membership asks for any more
             else:
                 new, gone = values
                 keys = []
@@ -1296,10 +1363,9 @@ class Rib:
                         if matches_any(new, rts_of(adj.attrs_of(key))):
                             keys.append(key)
                 if gone:
-                    for shard in ao.attrs[:SHARDS]:
-                        for key, attrs in shard.items():
-                            if matches_any(gone, rts_of(attrs)):
-                                keys.append(key)
+                    for key, attrs in ao.sent_attrs():
+                        if matches_any(gone, rts_of(attrs)):
+                            keys.append(key)
             if not keys:
                 continue
             if ao.sync is None:
@@ -1462,6 +1528,8 @@ class Rib:
         keys: list[bytes],
         ctx: WireContext,
     ) -> list[bytes]:
+        if ao.paths is not None:
+            return self._path_updates(peer, fam, ao.paths, loc, keys, ctx)
         bests = loc.best
         o_attr_shards = ao.attrs
         o_data_shards = ao.data
@@ -1540,4 +1608,75 @@ class Rib:
                     ctx,
                 )
             )
+        return out
+
+    def _path_updates(
+        self,
+        peer: _Peer,
+        fam: Family,
+        sent_shards: Shards[SentPaths],
+        loc: _LocRib,
+        keys: list[bytes],
+        ctx: WireContext,
+    ) -> list[bytes]:
+        """``_updates`` for a peer with ADD-PATH send (RFC7911): every path of each destination
+        that may go to the peer (the same export rules and RT filter as a best path), each with
+        its source's path identifier; a path no longer there is withdrawn by its identifier."""
+        allowed = {s.peer: s.peer is not peer and _may_export(peer, s.peer) for s in loc.sources}
+        filtered = peer.memberships is not None and fam in RTC_FILTERED
+        members = peer.memberships
+        has_data = fam in _DATA_FAMILIES
+        export = self._export
+        rts_of = self._route_targets
+        path_ids = loc.path_ids
+        sources = [s for s in loc.sources if allowed[s.peer]]
+        gone: tuple[list[bytes], list[bytes], list[int]] = ([], [], [])
+        groups: dict[PathAttributes, tuple[list[bytes], list[bytes], list[int]]] = {}
+        wide = loc.wide
+        for key in keys:
+            h = _octet(key, wide)
+            want: SentPaths = {}
+            for src in sources:
+                a = src.attrs[h].get(key)
+                if a is None:
+                    continue
+                new = export(peer, src.peer, a)
+                if new is None or (
+                    filtered and members is not None and not members.matches(rts_of(a))
+                ):
+                    continue
+                pid = path_ids.get(src)
+                if pid is None:
+                    pid = path_ids[src] = loc.next_path_id
+                    loc.next_path_id = pid % 0xFFFFFFFF + 1
+                want[pid] = (new, src.data[h].get(key))
+            sent = sent_shards[h]
+            old = sent.get(key)
+            if old:
+                for pid, (_attrs, d) in old.items():
+                    if pid not in want:
+                        gone[0].append(key)
+                        gone[1].append(d if d is not None else b"")
+                        gone[2].append(pid)
+            for pid, (attrs, d) in want.items():
+                prev = old.get(pid) if old else None
+                if prev is not None and prev[0] is attrs and prev[1] == d:
+                    continue
+                group = groups.get(attrs)
+                if group is None:
+                    group = groups[attrs] = ([], [], [])
+                group[0].append(key)
+                group[1].append(d if d is not None else b"")
+                group[2].append(pid)
+            if want:
+                sent[key] = want
+            elif old is not None:
+                del sent[key]
+        out: list[bytes] = []
+        if gone[0]:
+            out.extend(
+                pack_updates(fam, gone[0], gone[1] if has_data else None, gone[2], None, ctx)
+            )
+        for attrs, (gkeys, gdata, gpids) in groups.items():
+            out.extend(pack_updates(fam, gkeys, gdata if has_data else None, gpids, attrs, ctx))
         return out

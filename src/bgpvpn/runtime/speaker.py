@@ -159,6 +159,7 @@ class Speaker:
             families=tuple(sorted(p.family_set)),
             graceful_restart=bgp.graceful_restart,
             add_path_receive=tuple(Family.parse(f) for f in p.add_path_receive),
+            add_path_send=tuple(Family.parse(f) for f in p.add_path_send),
             max_prefix=p.max_prefix,
             max_prefix_action=p.max_prefix_action,
             max_prefix_restart=p.max_prefix_restart,
@@ -237,6 +238,7 @@ class Speaker:
                     next_hop_self=status.config.next_hop_self,
                 ),
                 neg.families,
+                add_path_tx=neg.tx_context.add_path,
             )
             for fam in sorted(stale_families_to_flush(status.stale_families, neg.graceful_restart)):
                 self.rib.end_of_rib(peer_id, fam)  # sweeps that family's stale routes now

@@ -19,7 +19,8 @@ class SessionConfig:
     before reconnecting after a NOTIFICATION when longer than ``connect_retry`` (it backs off the
     same way). ``graceful_restart`` is the restart time announced (0: no capability);
     ``restarting`` sets the R bit (the daemon sets it after its own restart).
-    ``add_path_receive``: families where we ask to receive several paths (RFC7911, receive only).
+    ``add_path_receive``: families where we ask to receive several paths (RFC7911);
+    ``add_path_send``: families where we offer to send several.
     ``max_prefix``: the number of routes accepted per family (0: no limit), with
     ``max_prefix_action`` "warn", "teardown" or "restart" (after ``max_prefix_restart`` s).
     """
@@ -38,6 +39,7 @@ class SessionConfig:
     graceful_restart: int = 120
     restarting: bool = False
     add_path_receive: tuple[Family, ...] = ()
+    add_path_send: tuple[Family, ...] = ()
     max_prefix: int = 0
     max_prefix_action: str = "teardown"
     max_prefix_restart: float = 60.0

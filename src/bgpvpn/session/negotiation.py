@@ -11,6 +11,7 @@ from typing import Literal
 from bgpvpn.session.config import SessionConfig
 from bgpvpn.wire.capabilities import (
     ADD_PATH_RECEIVE,
+    ADD_PATH_SEND,
     AddPath,
     AddPathFamily,
     Capability,
@@ -49,9 +50,12 @@ def local_capabilities(config: SessionConfig) -> tuple[Capability, ...]:
                 families=tuple(GracefulRestartFamily(f, True) for f in config.families),
             )
         )
-    add_path = tuple(
-        AddPathFamily(f, ADD_PATH_RECEIVE) for f in config.add_path_receive if f in config.families
-    )
+    modes: dict[Family, int] = {}
+    for f in config.add_path_receive:
+        modes[f] = modes.get(f, 0) | ADD_PATH_RECEIVE
+    for f in config.add_path_send:
+        modes[f] = modes.get(f, 0) | ADD_PATH_SEND
+    add_path = tuple(AddPathFamily(f, modes[f]) for f in config.families if f in modes)
     if add_path:
         caps.append(AddPath(add_path))
     if config.hostname:
