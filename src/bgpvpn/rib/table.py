@@ -54,6 +54,8 @@ RTC_FILTERED: frozenset[Family] = frozenset({VPNV4, VPNV6, EVPN, VPNV4_FLOWSPEC,
 _DATA_FAMILIES: frozenset[Family] = frozenset({VPNV4, VPNV6, EVPN, IPV4_LU, IPV6_LU})
 _CACHE_MAX = 100_000
 SHARDS = 16  # dicts per per-route table (a power of two, at most 16)
+# routes of a down peer withdrawn per ``withdraw_dying`` call (~8 ms of a loop step)
+DYING_SLICE = 20_000
 _FOLD = tuple((b ^ (b >> 4)) & (SHARDS - 1) for b in range(256))  # octet -> shard; b < 16 -> b
 _WIDE: frozenset[Family] = frozenset({EVPN})  # families whose shard octet is last ^ last-but-one
 _MISS = PathAttributes()  # sentinel: not in a cache
@@ -423,6 +425,9 @@ class Rib:
         self._local = _Peer(LOCAL_PEER, local=True)
         self._local.router_id = router_id
         self._loc: dict[Family, _LocRib] = {}
+        # Adj-RIB-In tables of peers that went down, withdrawn a slice at a time
+        # (``peer_down(defer=True)``, ``withdraw_dying``): (family, table, its keys, position)
+        self._dying: list[tuple[Family, _AdjIn, list[bytes], int]] = []
         self._accept_cache: dict[PathAttributes, bool] = {}
         self._rt_cache: dict[PathAttributes, tuple[bytes, ...]] = {}
         self._rt_last: tuple[PathAttributes, tuple[bytes, ...]] = (_MISS, ())
@@ -493,6 +498,7 @@ class Rib:
             peer = self._peers[info.peer_id] = _Peer(info.peer_id)
         elif peer.up:
             self.peer_down(info.peer_id, 0.0)
+        self._finish_dying(peer)  # its previous session's routes never meet its new ones
         peer.info = info
         peer.ibgp = info.ibgp
         peer.rr_client = info.rr_client
@@ -527,13 +533,20 @@ class Rib:
         now: float,
         keep_stale: Iterable[Family] = (),
         restart_time: float = 0,
+        defer: bool = False,
     ) -> None:
         """The session went down. Its routes of the families in ``keep_stale`` stay in use,
         marked stale, until the peer comes back and sends End-of-RIB for the family, or
         ``now + restart_time`` passes (``expire_stale``); its routes of every other family are
         withdrawn now. RFC4724 4.2, receiving side: after a session ended without a
         NOTIFICATION, ``keep_stale`` is the families the peer listed in its Graceful Restart
-        capability (empty otherwise: everything goes)."""
+        capability (empty otherwise: everything goes).
+
+        ``defer``: the withdrawal of a table of more than ``DYING_SLICE`` routes is left to
+        ``withdraw_dying`` (a slice per call, so that a caller in an event loop serves others
+        between slices: a million routes take ~0.4 s); until then they still count in the
+        decision, as the routes of a big withdrawal not read yet would. The peer is down at once:
+        its tables are not its own any more, and ``peer_up`` finishes them first."""
         peer = self._peers[peer_id]
         self._drop_out(peer)
         peer.up = False
@@ -543,14 +556,52 @@ class Rib:
             if fam in keep:
                 adj.stale = set(adj.key_list())
                 continue
+            if defer and len(adj) > DYING_SLICE:
+                self._dying.append((fam, adj, adj.key_list(), 0))
+                continue
             self._withdraw_keys(adj, fam, adj.key_list())
-            loc = self._locrib(fam)
-            loc.sources.remove(adj)
-            loc.path_ids.pop(adj, None)
+            self._forget_source(fam, adj)
         for tables in (peer.adj_in, peer.lanes):
             for fam in [f for f in tables if f not in keep]:
                 del tables[fam]
         peer.stale_deadline = now + restart_time if peer.adj_in or peer.lanes else None
+
+    def _forget_source(self, fam: Family, adj: _AdjIn) -> None:
+        loc = self._locrib(fam)
+        loc.sources.remove(adj)
+        loc.path_ids.pop(adj, None)
+
+    @property
+    def dying(self) -> bool:
+        """Whether routes of peers that went down wait for ``withdraw_dying``."""
+        return bool(self._dying)
+
+    def withdraw_dying(self, limit: int = DYING_SLICE) -> int:
+        """Withdraw up to ``limit`` routes of the tables ``peer_down(defer=True)`` left; the
+        number withdrawn."""
+        done = 0
+        while self._dying and done < limit:
+            fam, adj, keys, pos = self._dying[0]
+            end = min(len(keys), pos + limit - done)
+            self._withdraw_keys(adj, fam, keys[pos:end])
+            done += end - pos
+            if end < len(keys):
+                self._dying[0] = (fam, adj, keys, end)
+            else:
+                self._dying.pop(0)
+                self._forget_source(fam, adj)
+        return done
+
+    def _finish_dying(self, peer: _Peer) -> None:
+        """Withdraw now what is left of ``peer``'s tables from an earlier ``peer_down``."""
+        left = []
+        for fam, adj, keys, pos in self._dying:
+            if adj.peer is peer:
+                self._withdraw_keys(adj, fam, keys[pos:])
+                self._forget_source(fam, adj)
+            else:
+                left.append((fam, adj, keys, pos))
+        self._dying = left
 
     def _drop_out(self, peer: _Peer) -> None:
         for fam, ao in peer.out.items():
@@ -565,6 +616,7 @@ class Rib:
         if peer_id in self._peers:
             self.peer_down(peer_id, 0.0)
             gone = self._peers.pop(peer_id)
+            self._finish_dying(gone)
             gone.export_cache.clear()
             gone.interned.clear()
             for p in self._peers.values():  # no reference cycle is left behind (GcPolicy)

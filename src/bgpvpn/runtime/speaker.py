@@ -272,7 +272,8 @@ class Speaker:
             keep = last.graceful_families if event.graceful and last is not None else frozenset()
             status.stale_families = frozenset()
             if peer_id in self.rib.peer_ids():
-                self.rib.peer_down(peer_id, now, keep_stale=keep, restart_time=restart)
+                # a big table is withdrawn a slice at a time by the drain task
+                self.rib.peer_down(peer_id, now, keep_stale=keep, restart_time=restart, defer=True)
                 status.stale_families = keep
             self._wake.set()
         elif isinstance(event, MaxPrefixExceeded):
@@ -295,7 +296,12 @@ class Speaker:
                 await asyncio.sleep(coalesce)
             self._wake.clear()
             while True:
+                # the routes of a peer that went down, a slice per round (DYING_SLICE), between
+                # the other peers' slices and whatever else the loop has to do
                 progress = False
+                if self.rib.dying:
+                    with self.around_changes():
+                        progress = bool(self.rib.withdraw_dying())
                 for peer_id, status in self.peers.items():
                     runner = status.runner
                     if runner is None or not runner.can_send or not self.rib.pending(peer_id):
