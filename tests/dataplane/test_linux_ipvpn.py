@@ -23,6 +23,7 @@ from nslab import (
 from pyroute2 import IPRoute  # type: ignore[import-untyped]
 
 from bgpvpn.dataplane.linux import LinuxIpvpnDriver
+from bgpvpn.dataplane.linux.ipvpn import _onlink_proxies
 from bgpvpn.dataplane.linux.netlink import (
     AF_BRIDGE,
     NTF_PROXY,
@@ -607,6 +608,19 @@ def test_ipv6_vms_with_an_onlink_prefix_reach_that_prefix_on_other_ports(
     a.apply([RemoteRouteSet("vrf6", t["routes_a"][0])])
     assert a.errors == 0, list(a.last_errors)
     assert pings(t["vm_a"], "2001:db8:6::20")
+    # a route changes only its own entries (no pass over the VRF); what that left is what a
+    # full computation gives, after many routes in batches of one, some of them removed again
+    for i in range(40):
+        a.apply([RemoteRouteSet("vrf6", via(t["cfg_b"], f"2001:db8:6::{0x100 + i:x}/128"))])
+    a.apply([RemoteRouteRemoved("vrf6", f"2001:db8:6::{0x100 + i:x}/128") for i in range(0, 40, 3)])
+    assert a.errors == 0, list(a.last_errors)
+    vrf6 = a._instances["vrf6"]
+    assert vrf6.onlink == _onlink_proxies(vrf6)
+    kept = {f"2001:db8:6::{0x100 + i:x}" for i in range(40) if i % 3}
+    added = {e.split()[0] for e in proxy_entries(lab.a) if e.startswith("2001:db8:6::1") and
+             int(e.split()[0].rsplit(":", 1)[1], 16) >= 0x100}  # fmt: skip
+    assert added == kept
+    assert len(proxy_entries(lab.a)) == 6 + 2 * len(kept)  # both ports answer for each
 
     # the second port goes (its veth with it): the entry for its address on tapa6 goes too
     a.apply([PortDetached("vrf6", pa2)])
@@ -614,6 +628,7 @@ def test_ipv6_vms_with_an_onlink_prefix_reach_that_prefix_on_other_ports(
     assert proxy_entries(lab.a) == {
         "2001:db8:6::1 dev tapa6 proxy proto bgp",
         "2001:db8:6::20 dev tapa6 proxy proto bgp",
+        *(f"{ip} dev tapa6 proxy proto bgp" for ip in kept),
     }
     # the instance goes: every entry of ours with it
     a.apply([InstanceRemoved("vrf6")])

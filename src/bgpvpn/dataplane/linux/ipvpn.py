@@ -115,6 +115,10 @@ class _Vrf:
     # (port, IPv6 address) -> the port's ifindex: the proxy entries that answer, on a port whose
     # IPv6 prefix is on-link in its VM, for the VRF's other hosts in that prefix
     onlink: dict[tuple[str, str], int] = field(default_factory=dict)
+    # the ports' IPv6 prefixes as of the last full computation of ``onlink``: prefix length ->
+    # network number -> ports with an address in it; and the ports' own addresses -> port
+    v6nets: dict[int, dict[int, list[str]]] = field(default_factory=dict)
+    v6local: dict[int, str] = field(default_factory=dict)
     neigh_refs: dict[str, Counter[str]] = field(default_factory=dict)  # ip -> rmac -> routes
     neigh_mac: dict[str, str] = field(default_factory=dict)  # ip -> rmac programmed
     fdb_refs: dict[str, Counter[tuple[str, int | None]]] = field(default_factory=dict)
@@ -162,10 +166,10 @@ def _onlink_proxies(vrf: _Vrf) -> dict[tuple[str, str], int]:
     (remote or leaked) or an address of another local interface, is answered for on the port.
     Linux has no "any routed address" for IPv6 as proxy ARP has for IPv4, so each address is
     an entry. A port's own interface is not answered for (its VMs share that segment), nor an
-    address the port's gateway entry already covers."""
-    # prefix length -> network number -> the ports with an address in it
+    address the port's gateway entry already covers. Computes ``vrf.v6nets`` and
+    ``vrf.v6local`` on the way, for ``_onlink_of`` (one address)."""
     nets: dict[int, dict[int, list[str]]] = {}
-    hosts: dict[int, str | None] = {}  # address -> the local interface holding it (or None)
+    local: dict[int, str] = {}
     for name, by_mac in vrf.ports.items():
         for port in by_mac.values():
             for text in port.ips:
@@ -173,27 +177,41 @@ def _onlink_proxies(vrf: _Vrf) -> dict[tuple[str, str], int]:
                     continue
                 iface = ipaddress.IPv6Interface(text)
                 addr = int(iface.ip)
-                hosts[addr] = name
+                local[addr] = name
                 plen = iface.network.prefixlen
                 if plen < 128:
                     ports = nets.setdefault(plen, {}).setdefault(addr >> (128 - plen), [])
                     if name not in ports:
                         ports.append(name)
+    vrf.v6nets, vrf.v6local = nets, local
     if not nets:
         return {}
+    hosts: dict[int, str | None] = dict(local)
     for prefix in vrf.routes:
         if prefix.endswith("/128") and ":" in prefix:
             hosts.setdefault(int(ipaddress.IPv6Address(prefix[:-4])), None)
     gateways = _gateway_keys(vrf)
     out: dict[tuple[str, str], int] = {}
     for addr, holder in hosts.items():
-        for plen, by_net in nets.items():
-            for name in by_net.get(addr >> (128 - plen), ()):
-                if name == holder:
-                    continue
-                key = (name, str(ipaddress.IPv6Address(addr)))
-                if key not in gateways:
-                    out[key] = vrf.port_index[name]
+        out.update(_onlink_of(vrf, addr, holder, gateways))
+    return out
+
+
+def _onlink_of(
+    vrf: _Vrf, addr: int, holder: str | None, gateways: set[tuple[str, str]]
+) -> dict[tuple[str, str], int]:
+    """``_onlink_proxies``' entries for one address (``holder``: the local interface that has
+    it, if any), from ``vrf.v6nets``."""
+    out: dict[tuple[str, str], int] = {}
+    text = ""
+    for plen, by_net in vrf.v6nets.items():
+        for name in by_net.get(addr >> (128 - plen), ()):
+            index = vrf.port_index.get(name)  # None: detached since (the batch's end redoes it)
+            if name == holder or index is None:
+                continue
+            text = text or str(ipaddress.IPv6Address(addr))
+            if (name, text) not in gateways:
+                out[(name, text)] = index
     return out
 
 
@@ -291,12 +309,11 @@ class LinuxIpvpnDriver(LinuxDriverBase[_Vrf]):
             self._onlink_dirty.add(iid)
         elif isinstance(change, RemoteRouteSet):
             self._set_route(vrf, change.route)
-            if vrf.onlink or ":" in change.route.prefix:
-                self._onlink_dirty.add(iid)
+            self._onlink_route(vrf, _norm_prefix(change.route.prefix), present=True)
         elif isinstance(change, RemoteRouteRemoved):
-            self._remove_route(vrf, _norm_prefix(change.prefix))
-            if ":" in change.prefix:
-                self._onlink_dirty.add(iid)
+            prefix = _norm_prefix(change.prefix)
+            self._remove_route(vrf, prefix)
+            self._onlink_route(vrf, prefix, present=False)
 
     def _create(self, config: InstanceConfig) -> _Vrf | None:
         vrf = super()._create(config)
@@ -500,6 +517,27 @@ class LinuxIpvpnDriver(LinuxDriverBase[_Vrf]):
         for key in sorted(want - vrf.rules, key=repr):
             self._queue(self._rule_request(key, True))
         vrf.rules = want
+
+    def _onlink_route(self, vrf: _Vrf, prefix: str, *, present: bool) -> None:
+        """A /128 IPv6 route came or went: only its own proxy entries change (a route costs
+        what its address concerns, not a pass over the VRF). A change of ports recomputes them
+        all at the end of the batch (``_sync_onlink``), which also corrects this."""
+        if not vrf.v6nets or not prefix.endswith("/128") or ":" not in prefix:
+            return
+        addr = int(ipaddress.IPv6Address(prefix[:-4]))
+        if addr in vrf.v6local:
+            return  # a local port holds it: its entries are there either way
+        keys = _onlink_of(vrf, addr, None, _gateway_keys(vrf))
+        for (name, ip), index in sorted(keys.items()):
+            what = f"proxy {ip} dev {name} (on-link)"
+            if present and (name, ip) not in vrf.onlink:
+                req = neigh_request(True, index, ip, proxy=True, protocol=self.protocol, what=what)
+                self._queue(req)
+                vrf.onlink[(name, ip)] = index
+            elif not present and (name, ip) in vrf.onlink:
+                self._queue(
+                    neigh_request(False, vrf.onlink.pop((name, ip)), ip, proxy=True, what=what)
+                )
 
     def _sync_onlink(self, vrf: _Vrf) -> None:
         """Queue the on-link proxy entries ``vrf`` now needs and the removal of those it no
