@@ -54,7 +54,7 @@ RTC_FILTERED: frozenset[Family] = frozenset({VPNV4, VPNV6, EVPN, VPNV4_FLOWSPEC,
 _DATA_FAMILIES: frozenset[Family] = frozenset({VPNV4, VPNV6, EVPN, IPV4_LU, IPV6_LU})
 _CACHE_MAX = 100_000
 SHARDS = 16  # dicts per per-route table (a power of two, at most 16)
-# routes of a down peer withdrawn per ``withdraw_dying`` call (~8 ms of a loop step)
+# routes of a down peer withdrawn per ``withdraw_dying`` call (~13 ms of a loop step)
 DYING_SLICE = 20_000
 _FOLD = tuple((b ^ (b >> 4)) & (SHARDS - 1) for b in range(256))  # octet -> shard; b < 16 -> b
 _WIDE: frozenset[Family] = frozenset({EVPN})  # families whose shard octet is last ^ last-but-one
@@ -544,7 +544,7 @@ class Rib:
 
         ``defer``: the withdrawal of a table of more than ``DYING_SLICE`` routes is left to
         ``withdraw_dying`` (a slice per call, so that a caller in an event loop serves others
-        between slices: a million routes take ~0.4 s); until then they still count in the
+        between slices: a million routes take ~0.3 s in all); until then they still count in the
         decision, as the routes of a big withdrawal not read yet would. The peer is down at once:
         its tables are not its own any more, and ``peer_up`` finishes them first."""
         peer = self._peers[peer_id]
