@@ -74,3 +74,56 @@ def test_removing_the_peer_finishes_too() -> None:
     rib.peer_down("p1", 0.0, defer=True)
     rib.remove_peer("p1")
     assert not rib.dying and list(rib.loc_rib(IPV4_UNICAST)) == []
+
+
+def _restarted(rib: Rib, all_keys: list[bytes], again: int) -> None:
+    """p1 restarts gracefully (its routes kept stale), comes back and sends ``again`` of them."""
+    rib.slice_withdrawals = True
+    rib.peer_down("p1", 0.0, keep_stale=V4, restart_time=60)
+    assert not rib.dying  # kept: nothing to withdraw
+    src = peer(1, 65001)
+    rib.peer_up(src, V4)
+    send(rib, src, all_keys[:again], attrs(65001, 65100))
+
+
+def test_a_big_stale_sweep_is_sliced_and_spares_what_comes_back_meanwhile() -> None:
+    rib, all_keys = _setup()
+    _restarted(rib, all_keys, 10)
+    rib.end_of_rib("p1", IPV4_UNICAST)  # the rest is stale: swept a slice at a time
+    assert rib.dying
+    stale = [e for e in rib.adj_rib_in("p1", IPV4_UNICAST) if e.stale]
+    assert len(stale) == N - 10  # still there, still stale, until their slice
+    rib.withdraw_dying()
+    # announced again between two slices: no longer stale, so no slice withdraws it
+    late = all_keys[-1]
+    send(rib, peer(1, 65001), [late], attrs(65001, 65100))
+    while rib.dying:
+        rib.withdraw_dying()
+    left = {e.key for e in rib.loc_rib(IPV4_UNICAST)}
+    assert left == {*all_keys[:10], late}
+    assert not [e for e in rib.adj_rib_in("p1", IPV4_UNICAST) if e.stale]
+    assert rib.next_deadline() is None  # the restart is over
+    assert len(withdrawn(drain(rib, peer(2, 65002)))) == N - 11
+
+
+def test_the_restart_time_running_out_sweeps_in_slices_too() -> None:
+    rib, all_keys = _setup()
+    _restarted(rib, all_keys, 5)
+    assert rib.expire_stale(61.0) == N - 5
+    assert rib.dying
+    rib.expire_stale(62.0)  # nothing more to start: the sweep is under way
+    while rib.dying:
+        rib.withdraw_dying()
+    assert {e.key for e in rib.loc_rib(IPV4_UNICAST)} == set(all_keys[:5])
+
+
+def test_going_down_again_ends_a_sweep_under_way_first() -> None:
+    rib, all_keys = _setup()
+    _restarted(rib, all_keys, 10)
+    rib.end_of_rib("p1", IPV4_UNICAST)
+    rib.withdraw_dying()
+    # a second graceful restart: the first sweep ends now, then what is left is kept stale
+    rib.peer_down("p1", 0.0, keep_stale=V4, restart_time=60)
+    assert not rib.dying
+    entries = list(rib.adj_rib_in("p1", IPV4_UNICAST))
+    assert {e.key for e in entries} == set(all_keys[:10]) and all(e.stale for e in entries)

@@ -425,9 +425,13 @@ class Rib:
         self._local = _Peer(LOCAL_PEER, local=True)
         self._local.router_id = router_id
         self._loc: dict[Family, _LocRib] = {}
-        # Adj-RIB-In tables of peers that went down, withdrawn a slice at a time
-        # (``peer_down(defer=True)``, ``withdraw_dying``): (family, table, its keys, position)
-        self._dying: list[tuple[Family, _AdjIn, list[bytes], int]] = []
+        # big withdrawals done a slice at a time (``withdraw_dying``): the tables of peers that
+        # went down (``peer_down(defer=True)``) and stale sweeps (``sweep``: the table stays,
+        # only keys still stale go): (family, table, its keys, position, sweep)
+        self._dying: list[tuple[Family, _AdjIn, list[bytes], int, bool]] = []
+        # set by a caller that runs ``withdraw_dying`` (the speaker): peer_down's default, and
+        # whether big stale sweeps (End-of-RIB, expiry) are left to it
+        self.slice_withdrawals = False
         self._accept_cache: dict[PathAttributes, bool] = {}
         self._rt_cache: dict[PathAttributes, tuple[bytes, ...]] = {}
         self._rt_last: tuple[PathAttributes, tuple[bytes, ...]] = (_MISS, ())
@@ -533,7 +537,7 @@ class Rib:
         now: float,
         keep_stale: Iterable[Family] = (),
         restart_time: float = 0,
-        defer: bool = False,
+        defer: bool | None = None,
     ) -> None:
         """The session went down. Its routes of the families in ``keep_stale`` stay in use,
         marked stale, until the peer comes back and sends End-of-RIB for the family, or
@@ -542,12 +546,16 @@ class Rib:
         NOTIFICATION, ``keep_stale`` is the families the peer listed in its Graceful Restart
         capability (empty otherwise: everything goes).
 
-        ``defer``: the withdrawal of a table of more than ``DYING_SLICE`` routes is left to
+        ``defer`` (None: ``slice_withdrawals``): the withdrawal of a table of more than
+        ``DYING_SLICE`` routes is left to
         ``withdraw_dying`` (a slice per call, so that a caller in an event loop serves others
         between slices: a million routes take ~0.3 s in all); until then they still count in the
         decision, as the routes of a big withdrawal not read yet would. The peer is down at once:
         its tables are not its own any more, and ``peer_up`` finishes them first."""
         peer = self._peers[peer_id]
+        if defer is None:
+            defer = self.slice_withdrawals
+        self._finish_dying(peer)  # a sweep under way ends before its table is marked stale again
         self._drop_out(peer)
         peer.up = False
         peer.memberships = None
@@ -557,7 +565,7 @@ class Rib:
                 adj.stale = set(adj.key_list())
                 continue
             if defer and len(adj) > DYING_SLICE:
-                self._dying.append((fam, adj, adj.key_list(), 0))
+                self._dying.append((fam, adj, adj.key_list(), 0, False))
                 continue
             self._withdraw_keys(adj, fam, adj.key_list())
             self._forget_source(fam, adj)
@@ -581,26 +589,45 @@ class Rib:
         number withdrawn."""
         done = 0
         while self._dying and done < limit:
-            fam, adj, keys, pos = self._dying[0]
+            fam, adj, keys, pos, sweep = self._dying[0]
             end = min(len(keys), pos + limit - done)
-            self._withdraw_keys(adj, fam, keys[pos:end])
+            self._withdraw_slice(fam, adj, keys[pos:end], sweep)
             done += end - pos
             if end < len(keys):
-                self._dying[0] = (fam, adj, keys, end)
+                self._dying[0] = (fam, adj, keys, end, sweep)
             else:
                 self._dying.pop(0)
-                self._forget_source(fam, adj)
+                self._dead(fam, adj, sweep)
         return done
 
+    def _withdraw_slice(self, fam: Family, adj: _AdjIn, keys: list[bytes], sweep: bool) -> None:
+        if sweep:  # a key announced again since the sweep began is not stale any more
+            stale = adj.stale or ()
+            keys = [k for k in keys if k in stale]
+        self._withdraw_keys(adj, fam, keys)
+
+    def _dead(self, fam: Family, adj: _AdjIn, sweep: bool) -> None:
+        """The end of a sliced withdrawal: a down peer's table leaves the decision; a swept
+        one has no stale route left."""
+        if not sweep:
+            self._forget_source(fam, adj)
+            return
+        adj.stale = None
+        peer = adj.peer
+        if fam == RTC:
+            self._memberships_changed(peer)
+        if all(a.stale is None for _, a in _tables(peer)):
+            peer.stale_deadline = None
+
     def _finish_dying(self, peer: _Peer) -> None:
-        """Withdraw now what is left of ``peer``'s tables from an earlier ``peer_down``."""
+        """Withdraw now what is left of ``peer``'s sliced withdrawals."""
         left = []
-        for fam, adj, keys, pos in self._dying:
+        for fam, adj, keys, pos, sweep in self._dying:
             if adj.peer is peer:
-                self._withdraw_keys(adj, fam, keys[pos:])
-                self._forget_source(fam, adj)
+                self._withdraw_slice(fam, adj, keys[pos:], sweep)
+                self._dead(fam, adj, sweep)
             else:
-                left.append((fam, adj, keys, pos))
+                left.append((fam, adj, keys, pos, sweep))
         self._dying = left
 
     def _drop_out(self, peer: _Peer) -> None:
@@ -753,6 +780,12 @@ class Rib:
 
     def _sweep(self, peer: _Peer, family: Family, adj: _AdjIn) -> None:
         stale = adj.stale
+        if any(d[1] is adj for d in self._dying):
+            return  # already being swept
+        if self.slice_withdrawals and stale and len(stale) > DYING_SLICE:
+            # a slice at a time (``withdraw_dying``); the routes stay stale until their slice
+            self._dying.append((family, adj, list(stale), 0, True))
+            return
         adj.stale = None
         if stale:
             self._withdraw_keys(adj, family, list(stale))

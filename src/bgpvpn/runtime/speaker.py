@@ -105,6 +105,9 @@ class Speaker:
             # client wants that RT (the best is not sent back to where it came from).
             advertise_default_membership=any(p.rr_client for p in bgp.peers),
         )
+        # a session's end or a stale sweep with a big table is withdrawn by the drain task, a
+        # slice per turn of the loop (``Rib.withdraw_dying``)
+        self.rib.slice_withdrawals = True
         self.peers: dict[str, PeerStatus] = {p.address: PeerStatus(p) for p in bgp.peers}
         self._servers: list[asyncio.base_events.Server] = []
         self._wake = asyncio.Event()
@@ -272,8 +275,8 @@ class Speaker:
             keep = last.graceful_families if event.graceful and last is not None else frozenset()
             status.stale_families = frozenset()
             if peer_id in self.rib.peer_ids():
-                # a big table is withdrawn a slice at a time by the drain task
-                self.rib.peer_down(peer_id, now, keep_stale=keep, restart_time=restart, defer=True)
+                # a big table is withdrawn a slice at a time by the drain task (slice_withdrawals)
+                self.rib.peer_down(peer_id, now, keep_stale=keep, restart_time=restart)
                 status.stale_families = keep
             self._wake.set()
         elif isinstance(event, MaxPrefixExceeded):
