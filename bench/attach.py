@@ -467,7 +467,7 @@ def add_client_option(ap: argparse.ArgumentParser) -> None:
         choices=sorted(CLIENTS),
         default="lean",
         help="the HTTP client of the sequential calls (bench/httpclient.py); stdlib: "
-        "http.client, which adds ~65-80 us of client CPU per call",
+        "http.client, which adds ~70 us of client CPU per call",
     )
 
 

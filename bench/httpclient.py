@@ -1,12 +1,13 @@
 """The benchmarks' HTTP client: one connection, requests sent one at a time.
 
 A sequential-call benchmark measures the server only as far as the client's own time per call
-is small next to the server's. ``http.client`` spends about 65-80 us of CPU per call on this
-machine (its ``email``-based header parsing, the request built piece by piece); at bgpvpn's
-0.4-0.7 ms per attach that is 10-20% of what is measured. ``LeanConnection`` writes each
-request in one ``sendall`` and parses the answer with httptools (uvicorn's C parser, already
-installed), about 14 us a call. ``StdlibConnection`` is ``http.client``, kept so that a run can
-show what the client costs (``bench/attach.py --client stdlib``).
+is small next to the server's. ``LeanConnection`` writes each request in one ``sendall`` and
+parses the answer with httptools (uvicorn's C parser, already installed); ``http.client``
+spends ~70 us more CPU per call on this machine (its ``email``-based header parsing, the
+request built piece by piece): 120-125 against 50-57 us with the JSON of an attach, against a
+canned server in another process, about 15% of bgpvpn's 0.3-0.5 ms per attach.
+``StdlibConnection`` is ``http.client``, kept so that a run can show what the client costs
+(``bench/attach.py --client stdlib``).
 
 Both keep the connection open between calls when the server allows it (HTTP/1.1 keep-alive),
 open a new one when it does not (an HTTP/1.0 server closing after each answer) and once more
@@ -32,7 +33,8 @@ class Connection(Protocol):
 
 
 class _Answer:
-    """httptools' callbacks for one answer."""
+    """httptools' parser of one connection's answers and its callbacks (``start()`` before
+    each request): one per connection, not one per call."""
 
     __slots__ = ("body", "delimited", "done", "keep_alive", "parser")
 
@@ -42,6 +44,10 @@ class _Answer:
         self.keep_alive = False
         self.delimited = False  # a length or chunks, else the connection's end ends the body
         self.parser = httptools.HttpResponseParser(self)
+
+    def start(self) -> None:
+        self.body = []
+        self.done = self.keep_alive = self.delimited = False
 
     def on_header(self, name: bytes, value: bytes) -> None:
         if name.lower() in (b"content-length", b"transfer-encoding"):
@@ -61,6 +67,7 @@ class LeanConnection:
     def __init__(self, host: str, port: int, timeout: float = 60.0) -> None:
         self.host, self.port, self.timeout = host, port, timeout
         self.sock: socket.socket | None = None
+        self.answer = _Answer()
         self.connects = 0
         self._host_header = f"Host: {host}:{port}\r\n".encode()
 
@@ -68,6 +75,7 @@ class LeanConnection:
         sock = socket.create_connection((self.host, self.port), self.timeout)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock = sock
+        self.answer = _Answer()  # a new connection, a parser in its initial state
         self.connects += 1
         return sock
 
@@ -93,7 +101,8 @@ class LeanConnection:
 
     def _exchange(self, sock: socket.socket, data: bytes) -> tuple[int, bytes]:
         sock.sendall(data)
-        answer = _Answer()
+        answer = self.answer
+        answer.start()
         got_any = False
         while not answer.done:
             chunk = sock.recv(65536)

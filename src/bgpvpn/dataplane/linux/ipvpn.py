@@ -309,7 +309,8 @@ class LinuxIpvpnDriver(LinuxDriverBase[_Vrf]):
             self._onlink_dirty.add(iid)
         elif isinstance(change, RemoteRouteSet):
             self._set_route(vrf, change.route)
-            self._onlink_route(vrf, _norm_prefix(change.route.prefix), present=True)
+            if vrf.v6nets:  # no port with an on-link IPv6 prefix: not even the prefix parsed
+                self._onlink_route(vrf, _norm_prefix(change.route.prefix), present=True)
         elif isinstance(change, RemoteRouteRemoved):
             prefix = _norm_prefix(change.prefix)
             self._remove_route(vrf, prefix)
